@@ -1,0 +1,129 @@
+# nginx-micro: one entry point for building, testing and installing.
+#
+#   make deps            install every Debian package needed (needs root)
+#   make                 libmicro, the micro CLI and both NGINX modules
+#   make test            libmicro unit tests, then the t/ suite (prove)
+#   make test-valgrind   the same suites under valgrind; fails on leaks
+#   make demo            the README's main job (see examples/demo.sh)
+#   make bench           registry and selector benchmarks
+#   make install         modules to NGINX's module dir, the rest to PREFIX
+
+PREFIX      ?= /usr/local
+BUILD       := $(CURDIR)/build
+NGX_SRC     ?= /usr/share/nginx/src
+NGX_MODDIR  ?= /usr/lib/nginx/modules
+VERSION     := 0.1.0
+SOVERSION   := 0
+
+CC          ?= cc
+CFLAGS      ?= -O2 -g
+WARNINGS    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes
+LIB_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -fPIC -pthread \
+               -Ilibmicro/include -Ilibmicro/src $(EXTRA_CFLAGS)
+LIB_LIBS    := -lhiredis -ljansson -pthread
+LDFLAGS     += $(EXTRA_LDFLAGS)
+
+LIB_SRCS    := $(wildcard libmicro/src/*.c)
+LIB_OBJS    := $(LIB_SRCS:libmicro/src/%.c=$(BUILD)/libmicro/%.o)
+LIB_HDRS    := $(wildcard libmicro/include/*.h libmicro/include/micro/*.h \
+                          libmicro/src/*.h)
+
+TEST_SRCS   := $(wildcard libmicro/test/test_*.c)
+TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%)
+TEST_COMMON := libmicro/test/redis_fixture.c
+
+DEBIAN_PKGS := build-essential pkg-config nginx nginx-dev libhiredis-dev \
+               libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+               libprotobuf-dev libjansson-dev libuv1-dev libhttp-parser-dev \
+               redis-server libcmocka-dev valgrind wrk perl
+
+MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
+               $(BUILD)/nginx/ngx_micro_web_module.so
+MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
+
+.PHONY: all lib cli modules deps test test-unit test-t test-valgrind \
+        demo bench install clean
+
+all: lib cli modules
+
+lib: $(BUILD)/libmicro.a $(BUILD)/libmicro.so $(BUILD)/libmicro.pc
+cli: $(BUILD)/bin/micro
+modules: $(MODULES)
+
+deps:
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PKGS)
+
+$(BUILD)/libmicro/%.o: libmicro/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmicro.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmicro.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libmicro.so.$(SOVERSION) $(LDFLAGS) \
+	    -o $@.$(SOVERSION) $^ $(LIB_LIBS)
+	ln -sf libmicro.so.$(SOVERSION) $@
+
+$(BUILD)/libmicro.pc: libmicro/libmicro.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/bin/micro: libmicro/cli/micro.c $(BUILD)/libmicro.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# NGINX modules: configured once against Debian's nginx-dev with the
+# binary's own flags (nginx-techniques.md section 1), then built there.
+$(BUILD)/nginx/Makefile: config $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(EXTRA_CFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(EXTRA_LDFLAGS)" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(BUILD)/nginx > $(BUILD)/nginx-configure.log
+
+$(MODULES): $(BUILD)/nginx/Makefile $(MODULE_SRCS) $(BUILD)/libmicro.a \
+            $(LIB_HDRS)
+	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGX_SRC) modules
+
+$(BUILD)/test/%: libmicro/test/%.c $(TEST_COMMON) \
+                 libmicro/test/redis_fixture.h $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< $(TEST_COMMON) \
+	    $(BUILD)/libmicro.a $(LIB_LIBS) -lcmocka
+
+test: all $(TEST_BINS)
+	tools/run-tests
+
+test-valgrind: all $(TEST_BINS)
+	MICRO_TEST_VALGRIND=1 tools/run-tests
+
+demo: all
+	examples/demo.sh
+
+bench: all $(BUILD)/bench/registry_bench
+	$(BUILD)/bench/registry_bench
+
+$(BUILD)/bench/registry_bench: bench/registry_bench.c $(TEST_COMMON) \
+                               $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< $(TEST_COMMON) \
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+install: all
+	install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/micro $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(MODULES) $(DESTDIR)$(NGX_MODDIR)
+	install -m 644 $(BUILD)/libmicro.a $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(BUILD)/libmicro.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib
+	ln -sf libmicro.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libmicro.so
+	install -m 644 $(BUILD)/libmicro.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 libmicro/include/micro.h $(DESTDIR)$(PREFIX)/include
+	install -m 644 libmicro/include/micro/*.h \
+	    $(DESTDIR)$(PREFIX)/include/micro
+	install -m 755 $(BUILD)/bin/micro $(DESTDIR)$(PREFIX)/bin
+
+clean:
+	rm -rf $(BUILD)

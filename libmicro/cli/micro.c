@@ -1,0 +1,306 @@
+/*
+ * micro: the command-line tool.
+ *
+ *   micro [--registry URL] list services
+ *   micro [--registry URL] get service NAME [--json]
+ *   micro [--registry URL] register service 'JSON' [--ttl 30s]
+ *   micro [--registry URL] deregister service 'JSON'
+ *   micro [--registry URL] watch
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <micro.h>
+
+#define MICRO_CLI_MAX_ARGS  8
+
+typedef struct {
+    const char         *registry;
+    const char         *ttl;
+    int                 json;
+    int                 argc;
+    const char         *argv[MICRO_CLI_MAX_ARGS];
+} micro_cli_t;
+
+static micro_watcher_t  *micro_cli_watcher;
+
+
+static int
+micro_cli_fail(const char *what)
+{
+    fprintf(stderr, "micro: %s%s%s\n", what ? what : "",
+            what ? ": " : "", micro_error_detail()[0]
+                              ? micro_error_detail() : "failed");
+    return 1;
+}
+
+
+static int
+micro_cli_usage(void)
+{
+    fprintf(stderr,
+        "usage: micro [--registry URL] COMMAND\n"
+        "\n"
+        "commands:\n"
+        "  list services                     names of registered services\n"
+        "  get service NAME [--json]         versions and nodes of a service\n"
+        "  register service JSON [--ttl D]   register (D like 30s, 500ms, 1m;"
+        " default: no expiry)\n"
+        "  deregister service JSON           remove the nodes in JSON\n"
+        "  watch                             print registry events\n"
+        "\n"
+        "The registry is --registry, else $MICRO_REGISTRY, else "
+        MICRO_REGISTRY_DEFAULT_URL ".\n");
+    return 2;
+}
+
+
+/* "30s", "500ms", "2m", "1h" or a bare number of seconds, to ms. */
+static int
+micro_cli_duration(const char *s, int *ms)
+{
+    char    *end;
+    double   v;
+
+    v = strtod(s, &end);
+    if (end == s || v < 0) {
+        return -1;
+    }
+    if (*end == '\0' || strcmp(end, "s") == 0) {
+        v *= 1000;
+    } else if (strcmp(end, "m") == 0) {
+        v *= 60000;
+    } else if (strcmp(end, "h") == 0) {
+        v *= 3600000;
+    } else if (strcmp(end, "ms") != 0) {
+        return -1;
+    }
+    if (v > 2147483647.0) {
+        return -1;
+    }
+    *ms = (int) v;
+    return 0;
+}
+
+
+static int
+micro_cli_parse(micro_cli_t *cli, int argc, char **argv)
+{
+    int  i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            cli->json = 1;
+        } else if (strcmp(argv[i], "--registry") == 0 && i + 1 < argc) {
+            cli->registry = argv[++i];
+        } else if (strncmp(argv[i], "--registry=", 11) == 0) {
+            cli->registry = argv[i] + 11;
+        } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+            cli->ttl = argv[++i];
+        } else if (strncmp(argv[i], "--ttl=", 6) == 0) {
+            cli->ttl = argv[i] + 6;
+        } else if (strncmp(argv[i], "--", 2) == 0
+                   || cli->argc == MICRO_CLI_MAX_ARGS)
+        {
+            fprintf(stderr, "micro: unknown option \"%s\"\n", argv[i]);
+            return -1;
+        } else {
+            cli->argv[cli->argc++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+
+static int
+micro_cli_list(micro_registry_t *r)
+{
+    size_t                 i;
+    micro_service_list_t   list;
+
+    if (micro_registry_list(r, &list) != MICRO_OK) {
+        return micro_cli_fail("list services");
+    }
+    for (i = 0; i < list.len; i++) {
+        printf("%s\n", list.items[i].name);
+    }
+    micro_service_list_free(&list);
+    return 0;
+}
+
+
+static void
+micro_cli_print_metadata(const micro_metadata_t *md)
+{
+    size_t  i;
+
+    for (i = 0; i < md->len; i++) {
+        printf("%s%s=%s", i ? "," : "", md->items[i].key, md->items[i].value);
+    }
+}
+
+
+static void
+micro_cli_print_service(const micro_service_t *s)
+{
+    size_t  i;
+
+    printf("service  %s\n\nversion %s\n\n", s->name,
+           s->version ? s->version : "");
+    printf("ID\tAddress\tMetadata\n");
+    for (i = 0; i < s->nnodes; i++) {
+        printf("%s\t%s\t", s->nodes[i].id, s->nodes[i].address);
+        micro_cli_print_metadata(&s->nodes[i].metadata);
+        printf("\n");
+    }
+    for (i = 0; i < s->nendpoints; i++) {
+        printf("\nEndpoint: %s\n", s->endpoints[i].name);
+        if (s->endpoints[i].metadata.len) {
+            printf("Metadata: ");
+            micro_cli_print_metadata(&s->endpoints[i].metadata);
+            printf("\n");
+        }
+    }
+}
+
+
+static int
+micro_cli_get(micro_registry_t *r, const micro_cli_t *cli)
+{
+    char                  *json;
+    size_t                 i;
+    micro_service_list_t   list;
+
+    if (micro_registry_get(r, cli->argv[2], &list) != MICRO_OK) {
+        return micro_cli_fail("get service");
+    }
+    if (cli->json) {
+        printf("[");
+    }
+    for (i = 0; i < list.len; i++) {
+        if (cli->json) {
+            json = micro_service_to_json(&list.items[i]);
+            printf("%s%s", i ? "," : "", json ? json : "null");
+            free(json);
+        } else {
+            printf("%s", i ? "\n" : "");
+            micro_cli_print_service(&list.items[i]);
+        }
+    }
+    if (cli->json) {
+        printf("]\n");
+    }
+    micro_service_list_free(&list);
+    return 0;
+}
+
+
+static int
+micro_cli_register(micro_registry_t *r, const micro_cli_t *cli, int reg)
+{
+    int               rc, ttl = 0;
+    const char       *what = reg ? "register service" : "deregister service";
+    micro_service_t   s;
+
+    if (cli->ttl && micro_cli_duration(cli->ttl, &ttl) != 0) {
+        fprintf(stderr, "micro: invalid --ttl \"%s\"\n", cli->ttl);
+        return 2;
+    }
+    if (micro_service_from_json(&s, cli->argv[2], strlen(cli->argv[2]))
+        != MICRO_OK)
+    {
+        return micro_cli_fail(what);
+    }
+    rc = reg ? micro_registry_register(r, &s, ttl)
+             : micro_registry_deregister(r, &s);
+    micro_service_free(&s);
+    return rc == MICRO_OK ? 0 : micro_cli_fail(what);
+}
+
+
+static void
+micro_cli_on_signal(int signo)
+{
+    (void) signo;
+    if (micro_cli_watcher) {
+        micro_watcher_stop(micro_cli_watcher);
+    }
+}
+
+
+static int
+micro_cli_watch(micro_registry_t *r)
+{
+    int                   rc;
+    char                 *json;
+    micro_watch_event_t   ev;
+
+    if (micro_watcher_new(r, 0, &micro_cli_watcher) != MICRO_OK) {
+        return micro_cli_fail("watch");
+    }
+    signal(SIGINT, micro_cli_on_signal);
+    signal(SIGTERM, micro_cli_on_signal);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    while ((rc = micro_watcher_next(micro_cli_watcher, &ev, -1))
+           != MICRO_ECLOSED)
+    {
+        if (rc != MICRO_OK) {
+            continue;
+        }
+        json = micro_service_to_json(&ev.service);
+        printf("{\"action\":\"%s\",\"service\":%s}\n",
+               micro_watch_action_name(ev.action), json ? json : "null");
+        free(json);
+        micro_watch_event_free(&ev);
+    }
+    micro_watcher_free(micro_cli_watcher);
+    micro_cli_watcher = NULL;
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                        rc;
+    micro_cli_t                cli = { 0 };
+    micro_registry_t          *r;
+    micro_registry_options_t   opts;
+
+    if (micro_cli_parse(&cli, argc, argv) != 0 || cli.argc == 0) {
+        return micro_cli_usage();
+    }
+    if (micro_registry_options_parse(&opts, cli.registry) != MICRO_OK) {
+        return micro_cli_fail(NULL);
+    }
+    rc = micro_registry_new(&opts, &r);
+    micro_registry_options_free(&opts);
+    if (rc != MICRO_OK) {
+        return micro_cli_fail(NULL);
+    }
+
+#define MICRO_CLI_IS(n, a, b)                                                \
+    (cli.argc == (n) && strcmp(cli.argv[0], (a)) == 0                        \
+     && strcmp(cli.argv[1], (b)) == 0)
+
+    if (MICRO_CLI_IS(2, "list", "services")) {
+        rc = micro_cli_list(r);
+    } else if (MICRO_CLI_IS(3, "get", "service")) {
+        rc = micro_cli_get(r, &cli);
+    } else if (MICRO_CLI_IS(3, "register", "service")) {
+        rc = micro_cli_register(r, &cli, 1);
+    } else if (MICRO_CLI_IS(3, "deregister", "service")) {
+        rc = micro_cli_register(r, &cli, 0);
+    } else if (cli.argc == 1 && strcmp(cli.argv[0], "watch") == 0) {
+        rc = micro_cli_watch(r);
+    } else {
+        rc = micro_cli_usage();
+    }
+
+    micro_registry_free(r);
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* libmicro: the Micro toolkit for C services. One header for all of it. */
+
+#ifndef MICRO_H
+#define MICRO_H
+
+#include "micro/error.h"
+#include "micro/service.h"
+#include "micro/registry.h"
+#include "micro/watch.h"
+#include "micro/heartbeat.h"
+#include "micro/cache.h"
+#include "micro/selector.h"
+#include "micro/resolver.h"
+
+#endif

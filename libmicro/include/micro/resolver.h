@@ -1,0 +1,47 @@
+/*
+ * Request path -> service name and endpoint, as go-micro's "micro" resolver
+ * does it for the api (v2.3 and later):
+ *
+ *   /foo/bar          -> NS.foo      Foo.Bar
+ *   /foo/bar/baz      -> NS.foo      Bar.Baz
+ *   /foo/bar/baz/cat  -> NS.foo.bar  Baz.Cat
+ *   /v1/foo/bar       -> NS.v1.foo   Foo.Bar
+ *   /foo              -> NS.foo      Foo.Call
+ *   /foo/bar/baz-xyz  -> NS.foo      Bar.BazXyz
+ *
+ * and, for proxy and web routes, the name only: /foo/... -> NS.foo,
+ * /v1/foo/... -> NS.v1.foo. Every path segment used must match
+ * [a-zA-Z0-9]+(-[a-zA-Z0-9]+)*; anything else does not resolve.
+ */
+
+#ifndef MICRO_RESOLVER_H
+#define MICRO_RESOLVER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Fills service and endpoint (NUL-terminated, truncation is an error).
+ * Returns 0, or MICRO_ENOTFOUND when the path does not name a service.
+ */
+int micro_resolve_api(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size, char *endpoint, size_t endpoint_size);
+
+int micro_resolve_proxy(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size);
+
+/*
+ * go-micro's namespace join: "" + n -> n; "a." + n -> "a.n";
+ * "a-" + "v1.n" -> "a-v1-n" (dots become dashes); "a" + n -> "a.n".
+ */
+int micro_namespace_join(const char *ns, const char *name, size_t name_len,
+    char *out, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
