@@ -8,6 +8,7 @@
 #   make bench           registry and selector benchmarks
 #   make install         modules to NGINX's module dir, the rest to PREFIX
 
+SHELL       := /bin/bash
 PREFIX      ?= /usr/local
 BUILD       := $(CURDIR)/build
 NGX_SRC     ?= /usr/share/nginx/src

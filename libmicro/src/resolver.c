@@ -6,6 +6,7 @@
 
 #include "micro/error.h"
 #include "micro/resolver.h"
+#include "micro/service.h"
 
 #define MICRO_RESOLVE_SEGMENTS  16
 
@@ -234,4 +235,45 @@ micro_resolve_proxy(const char *path, size_t len, const char *ns,
     }
     return micro_namespace_join(ns, name, strlen(name), service, service_size)
            == MICRO_OK ? MICRO_OK : MICRO_ENOTFOUND;
+}
+
+
+int
+micro_resolve_web(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size, const char **rest, size_t *rest_len)
+{
+    const char       *p, *end;
+    micro_segment_t   seg;
+
+    end = memchr(path, '?', len);
+    end = end ? end : path + len;
+    for (p = path; p < end && *p == '/'; p++) { /* void */ }
+    seg.data = p;
+    while (p < end && *p != '/') {
+        p++;
+    }
+    seg.len = p - seg.data;
+    if (!micro_segment_valid(&seg)) {
+        return micro_error_set(MICRO_ENOTFOUND, "path names no service");
+    }
+    *rest = p < end ? p : "/";
+    *rest_len = p < end ? (size_t) (end - p) : 1;
+    return micro_namespace_join(ns, seg.data, seg.len, service, service_size)
+           == MICRO_OK ? MICRO_OK : MICRO_ENOTFOUND;
+}
+
+
+int
+micro_namespace_valid(const char *ns, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (ns[i] == '\0'
+            || (!isalnum((unsigned char) ns[i]) && !strchr("._-", ns[i])))
+        {
+            return 0;
+        }
+    }
+    return len <= MICRO_NAME_MAX;
 }

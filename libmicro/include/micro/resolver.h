@@ -34,11 +34,22 @@ int micro_resolve_proxy(const char *path, size_t len, const char *ns,
     char *service, size_t service_size);
 
 /*
+ * micro web's route: the first segment names the service (/foo/bar ->
+ * NS.foo) and the rest is the path the service sees (/bar; "/" when
+ * empty). *rest points into path.
+ */
+int micro_resolve_web(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size, const char **rest, size_t *rest_len);
+
+/*
  * go-micro's namespace join: "" + n -> n; "a." + n -> "a.n";
  * "a-" + "v1.n" -> "a-v1-n" (dots become dashes); "a" + n -> "a.n".
  */
 int micro_namespace_join(const char *ns, const char *name, size_t name_len,
     char *out, size_t size);
+
+/* A namespace is empty or [A-Za-z0-9._-]+. */
+int micro_namespace_valid(const char *ns, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,252 @@
+/*
+ * ngx_micro_api_module: the Micro API gateway.
+ *
+ * This stage resolves request paths the way go-micro's "micro" resolver
+ * does and exposes the result as $micro_service and $micro_endpoint; the
+ * registry, the selector and the RPC leg build on it.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <micro/resolver.h>
+#include <micro/service.h>
+
+
+#define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
+#define NGX_MICRO_ENDPOINT_MAX           512
+
+
+typedef struct {
+    ngx_str_t     namespace;     /* NUL-terminated */
+} ngx_micro_api_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t     service;
+    ngx_str_t     endpoint;
+    ngx_uint_t    resolved;      /* 1 resolved, 2 does not resolve */
+} ngx_micro_api_ctx_t;
+
+
+static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
+static void *ngx_micro_api_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data);
+
+
+static ngx_conf_post_handler_pt  ngx_micro_api_namespace_p =
+    ngx_micro_api_namespace;
+
+
+static ngx_command_t  ngx_micro_api_commands[] = {
+
+    { ngx_string("micro_api_namespace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, namespace),
+      &ngx_micro_api_namespace_p },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_micro_api_module_ctx = {
+    ngx_micro_api_add_variables,           /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_micro_api_create_loc_conf,         /* create location configuration */
+    ngx_micro_api_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_micro_api_module = {
+    NGX_MODULE_V1,
+    &ngx_micro_api_module_ctx,             /* module context */
+    ngx_micro_api_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_micro_api_vars[] = {
+
+    { ngx_string("micro_service"), NULL, ngx_micro_api_service_variable,
+      offsetof(ngx_micro_api_ctx_t, service), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("micro_endpoint"), NULL, ngx_micro_api_service_variable,
+      offsetof(ngx_micro_api_ctx_t, endpoint), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_micro_api_service_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *s;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_micro_api_resolve(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->resolved != 1) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+/* Resolves the request's URI once per request; NULL only on memory error. */
+static ngx_micro_api_ctx_t *
+ngx_micro_api_resolve(ngx_http_request_t *r)
+{
+    u_char                    service[MICRO_NAME_MAX + 1];
+    u_char                    endpoint[NGX_MICRO_ENDPOINT_MAX];
+    ngx_micro_api_ctx_t      *ctx;
+    ngx_micro_api_loc_conf_t  *alcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    if (ctx && ctx->resolved) {
+        return ctx;
+    }
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+        ngx_http_set_ctx(r, ctx, ngx_micro_api_module);
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+
+    if (micro_resolve_api((char *) r->uri.data, r->uri.len,
+                          (char *) alcf->namespace.data,
+                          (char *) service, sizeof(service),
+                          (char *) endpoint, sizeof(endpoint))
+        != 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "micro api: \"%V\" names no service", &r->uri);
+        ctx->resolved = 2;
+        return ctx;
+    }
+
+    ctx->service.len = ngx_strlen(service);
+    ctx->service.data = ngx_pnalloc(r->pool, ctx->service.len);
+    ctx->endpoint.len = ngx_strlen(endpoint);
+    ctx->endpoint.data = ngx_pnalloc(r->pool, ctx->endpoint.len);
+    if (ctx->service.data == NULL || ctx->endpoint.data == NULL) {
+        return NULL;
+    }
+    ngx_memcpy(ctx->service.data, service, ctx->service.len);
+    ngx_memcpy(ctx->endpoint.data, endpoint, ctx->endpoint.len);
+    ctx->resolved = 1;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: \"%V\" -> service \"%V\" endpoint \"%V\"",
+                   &r->uri, &ctx->service, &ctx->endpoint);
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_micro_api_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_micro_api_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_micro_api_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_micro_api_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->namespace = { 0, NULL };
+     */
+
+    return conf;
+}
+
+
+static char *
+ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_micro_api_loc_conf_t  *prev = parent;
+    ngx_micro_api_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_str_value(conf->namespace, prev->namespace,
+                             NGX_MICRO_API_DEFAULT_NAMESPACE);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *ns = data;
+
+    if (!micro_namespace_valid((char *) ns->data, ns->len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid namespace \"%V\": only letters, digits, "
+                           "\".\", \"-\" and \"_\" are allowed", ns);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,324 @@
+package MicroTest;
+
+# A small harness for nginx-micro's tests, in the style of nginx-tests'
+# Test::Nginx: a temp dir per test file (kept when a test failed), free
+# ports probed before use, and start/stop of redis-server, nginx with the
+# built modules and any backend process. It only ever signals processes it
+# started itself. Stopping nginx checks its error log for [alert], [emerg]
+# and crashed workers, and, under MICRO_TEST_VALGRIND=1, valgrind's reports.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(rmtree);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use IPC::Open3;
+use POSIX qw(WNOHANG);
+use Symbol qw(gensym);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../..');
+our $BUILD = $ENV{MICRO_BUILD} || "$ROOT/build";
+our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+our $VALGRIND = $ENV{MICRO_TEST_VALGRIND};
+our $TIMEOUT = 20;         # seconds, for every bounded wait
+
+my %taken;                 # ports handed out by this process
+
+sub new {
+    my ($class) = @_;
+    my $dir = tempdir('micro-test-XXXXXXXX', TMPDIR => 1);
+    chmod 0755, $dir;      # nginx workers run as nobody
+    return bless { dir => $dir, procs => {}, logs_checked => {} }, $class;
+}
+
+sub dir { $_[0]{dir} }
+
+# A TCP port on 127.0.0.1 that nobody listens on, below the ephemeral range
+# and away from well-known ones.
+sub free_port {
+    for (1 .. 1000) {
+        my $port = 20000 + int(rand(12000));
+        next if $taken{$port};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => $port, Proto => 'tcp', ReuseAddr => 0, Listen => 1)
+            or next;
+        close $s;
+        $taken{$port} = 1;
+        return $port;
+    }
+    die "no free port found";
+}
+
+sub wait_until {
+    my ($cond, $what, $timeout) = @_;
+    my $deadline = time + ($timeout || $TIMEOUT);
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.02;
+    }
+    diag("timed out waiting for $what");
+    return;
+}
+
+sub port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp', Timeout => 1);
+    return $s ? do { close $s; 1 } : 0;
+}
+
+sub valgrind_prefix {
+    my ($self, $name) = @_;
+    return () unless $VALGRIND;
+    return ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full',
+        '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+        '--trace-children=no', "--log-file=$self->{dir}/valgrind.$name.%p.log");
+}
+
+# Starts a process with output to DIR/NAME.log; returns its pid.
+sub spawn {
+    my ($self, $name, @cmd) = @_;
+    my $log = "$self->{dir}/$name.log";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', $log or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    $self->{procs}{$pid} = $name;
+    return $pid;
+}
+
+# Sends sig and waits (bounded) for the process to exit; KILL after that.
+sub stop {
+    my ($self, $pid, $sig) = @_;
+    return unless $pid && $self->{procs}{$pid};
+    kill $sig || 'TERM', $pid;
+    my $gone = wait_until(sub { waitpid($pid, WNOHANG) == $pid }, "pid $pid");
+    unless ($gone) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    my $status = $?;
+    delete $self->{procs}{$pid};
+    return $status;
+}
+
+sub alive {
+    my ($self, $pid) = @_;
+    return waitpid($pid, WNOHANG) == 0;
+}
+
+sub read_file {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub write_file {
+    my ($path, $data) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $data;
+    close $fh;
+}
+
+# --- redis ---------------------------------------------------------------
+
+sub redis {
+    my ($self, %opt) = @_;
+    my $port = $opt{port} || $self->{redis_port} || free_port();
+    my @extra = @{ $opt{args} || [] };
+    my $pid = $self->spawn('redis', 'redis-server', '--port', $port,
+        '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--dir', $self->{dir}, @extra);
+    wait_until(sub { port_open($port) }, "redis on $port")
+        or die "redis-server did not start";
+    $self->{redis_port} = $port;
+    $self->{redis_pid} = $pid;
+    return $port;
+}
+
+sub redis_stop {
+    my ($self) = @_;
+    $self->stop(delete $self->{redis_pid}, 'KILL');
+}
+
+sub redis_url {
+    my ($self) = @_;
+    return "redis://127.0.0.1:$self->{redis_port}/0";
+}
+
+# --- the micro CLI -------------------------------------------------------
+
+# Runs the CLI; returns (exit code, stdout, stderr).
+sub micro {
+    my ($self, @args) = @_;
+    my @cmd = ($self->valgrind_prefix('micro'), "$BUILD/bin/micro", @args);
+    my $err = gensym;
+    my $pid = open3(my $in, my $out, $err, @cmd);
+    close $in;
+    local $/;
+    my $stdout = <$out> // '';
+    my $stderr = <$err> // '';
+    waitpid($pid, 0);
+    my $code = $? >> 8;
+    if ($VALGRIND && $code == 97) {
+        diag("valgrind reported errors in micro @args");
+    }
+    return ($code, $stdout, $stderr);
+}
+
+# --- nginx ---------------------------------------------------------------
+
+sub modules {
+    return join '', map { "load_module $BUILD/nginx/$_.so;\n" }
+        qw(ngx_micro_api_module ngx_micro_web_module);
+}
+
+# Expands %%MODULES%%, %%GLOBALS%%, %%HTTP_GLOBALS%%, %%TESTDIR%%,
+# %%REDIS%% (the registry URL) and %%PORT_<name>%% (a free port, the same
+# for one name).
+sub expand {
+    my ($self, $conf) = @_;
+    my $d = $self->{dir};
+    my $globals = "daemon off;\npid $d/nginx.pid;\n"
+        . "error_log $d/error.log debug;\n"
+        . ($VALGRIND ? "master_process off;\n" : "")
+        . "events { worker_connections 1024; }\n";
+    my $http = "access_log $d/access.log;\n"
+        . join '', map { "${_}_temp_path $d/${_}_temp;\n" }
+            qw(client_body proxy fastcgi uwsgi scgi);
+    $conf =~ s/%%MODULES%%/modules()/ge;
+    $conf =~ s/%%GLOBALS%%/$globals/g;
+    $conf =~ s/%%HTTP_GLOBALS%%/$http/g;
+    $conf =~ s/%%TESTDIR%%/$d/g;
+    $conf =~ s/%%REDIS%%/$self->redis_url()/ge
+        if $self->{redis_port};
+    my %used;
+    $conf =~ s/%%PORT_(\w+)%%/$used{$1} = $self->port($1)/ge;
+    $self->{conf_ports} = [ values %used ];
+    return $conf;
+}
+
+sub port {
+    my ($self, $name) = @_;
+    return $self->{ports}{$name} ||= free_port();
+}
+
+# A conf.example file made runnable here: the built modules, free ports
+# for its listen directives (named PORT_8080 and so on for port()), and the
+# globals and logs in the test dir.
+sub example_conf {
+    my ($self, $name) = @_;
+    my $conf = read_file("$ROOT/conf.example/$name") or die "no $name";
+    $conf =~ s/^load_module .*\n//mg;
+    $conf =~ s/^(worker_processes|error_log|daemon|pid)\b.*\n//mg;
+    $conf =~ s/^events \{.*?^\}\n//ms;
+    $conf =~ s/access_log [^;]*;/access_log %%TESTDIR%%\/access.log;/g;
+    $conf =~ s/listen (\d+);/listen 127.0.0.1:%%PORT_$1%%;/g;
+    $conf =~ s/^http \{/http {\n%%HTTP_GLOBALS%%/m;
+    return "%%MODULES%%\n%%GLOBALS%%\n$conf";
+}
+
+# Writes the config; returns (ok, output) of nginx -t.
+sub nginx_test {
+    my ($self, $conf, $file) = @_;
+    $file ||= 'nginx.conf';
+    write_file("$self->{dir}/$file", $self->expand($conf));
+    my $out = `$NGINX -t -p $self->{dir}/ -c $self->{dir}/$file -e $self->{dir}/error.log 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub nginx {
+    my ($self, $conf) = @_;
+    my ($ok, $out) = $self->nginx_test($conf);
+    die "nginx -t failed:\n$out" unless $ok;
+    unlink "$self->{dir}/nginx.pid";
+    my $pid = $self->spawn('nginx', $self->valgrind_prefix('nginx'), $NGINX,
+        '-p', "$self->{dir}/", '-c', "$self->{dir}/nginx.conf",
+        '-e', "$self->{dir}/error.log");
+    my @ports = @{ $self->{conf_ports} };
+    wait_until(sub { -s "$self->{dir}/nginx.pid"
+                     && !grep { !port_open($_) } @ports }, 'nginx')
+        or die "nginx did not start, see $self->{dir}/error.log\n";
+    $self->{nginx_pid} = $pid;
+    return $pid;
+}
+
+sub nginx_stop {
+    my ($self) = @_;
+    my $pid = delete $self->{nginx_pid} or return;
+    $self->stop($pid, 'QUIT');
+    $self->check_logs();
+}
+
+# One test: the error log is free of alerts, emergencies and crashes, and
+# valgrind (when on) found nothing.
+sub check_logs {
+    my ($self) = @_;
+    my $log = read_file("$self->{dir}/error.log");
+    my @bad = grep { /\[(alert|emerg)\]|exited on signal/ } split /\n/, $log;
+    ok(!@bad, 'no alerts in the nginx error log')
+        or diag(join "\n", @bad);
+    $self->check_valgrind();
+}
+
+sub check_valgrind {
+    my ($self) = @_;
+    return unless $VALGRIND;
+    my @reports;
+    for my $f (glob "$self->{dir}/valgrind.*.log") {
+        next if $self->{logs_checked}{$f}++;
+        my $text = read_file($f);
+        push @reports, "$f:\n$text" if $text =~ /\S/;
+    }
+    ok(!@reports, 'valgrind found no errors') or diag(join "\n", @reports);
+}
+
+# --- HTTP ----------------------------------------------------------------
+
+sub http {
+    my ($self, $method, $url, %opt) = @_;
+    my $ua = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0);
+    return $ua->request($method, $url, \%opt);
+}
+
+# Ends a test file: stops nginx (checking its logs), everything else this
+# object started, and removes the temp dir unless a test failed.
+sub done {
+    my ($self) = @_;
+    $self->nginx_stop() if $self->{nginx_pid};
+    $self->check_valgrind();
+    $self->kill_all();
+    if (Test::More->builder->is_passing && !$ENV{MICRO_TEST_KEEP}) {
+        rmtree($self->{dir});
+    } else {
+        diag("test files kept in $self->{dir}");
+    }
+    $self->{done} = 1;
+}
+
+sub kill_all {
+    my ($self) = @_;
+    for my $pid (keys %{ $self->{procs} }) {
+        $self->stop($pid, 'KILL');
+    }
+}
+
+# A test that died half-way: kill what it started, keep the files.
+sub DESTROY {
+    my ($self) = @_;
+    return if $self->{done};
+    $self->kill_all();
+    print STDERR "# test files kept in $self->{dir}\n";
+}
+
+1;
