@@ -156,14 +156,16 @@ micro_registry_drop(micro_registry_t *r)
 
 
 /*
- * EVALSHA script with nkeys keys followed by args; lock held. A NOSCRIPT
- * error (the script cache was flushed) reconnects once, which reloads.
+ * EVALSHA script with nkeys keys followed by args; lock held. A connection
+ * kept from an earlier call may have died meanwhile (Redis restarted):
+ * then, and on NOSCRIPT (the script cache was flushed), reconnect and try
+ * once more. Every script is idempotent, so a repeat is safe.
  */
 static int
 micro_registry_eval(micro_registry_t *r, micro_lua_script_t script,
     int nkeys, int nargs, const char **args, redisReply **out)
 {
-    int           attempt, rc;
+    int           attempt, rc, reused;
     char          numkeys[16];
     const char   *argv[16];
     redisReply   *reply;
@@ -171,6 +173,7 @@ micro_registry_eval(micro_registry_t *r, micro_lua_script_t script,
     snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
 
     for (attempt = 0; attempt < 2; attempt++) {
+        reused = r->c != NULL;
         rc = micro_registry_connect(r);
         if (rc != MICRO_OK) {
             return rc;
@@ -181,10 +184,15 @@ micro_registry_eval(micro_registry_t *r, micro_lua_script_t script,
         memcpy(&argv[3], args, nargs * sizeof(char *));
 
         reply = redisCommandArgv(r->c, nargs + 3, argv, NULL);
-        if (reply && reply->type == REDIS_REPLY_ERROR
-            && strncmp(reply->str, "NOSCRIPT", 8) == 0 && attempt == 0)
+        if (attempt == 0
+            && ((reply == NULL && reused
+                 && micro_redis_status(r->c, NULL, "") != MICRO_ETIMEDOUT)
+                || (reply && reply->type == REDIS_REPLY_ERROR
+                    && strncmp(reply->str, "NOSCRIPT", 8) == 0)))
         {
-            freeReplyObject(reply);
+            if (reply) {
+                freeReplyObject(reply);
+            }
             redisFree(r->c);
             r->c = NULL;
             continue;

@@ -1,0 +1,326 @@
+/* Watching the registry, resync after Redis restarts, and heartbeats. */
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "redis_fixture.h"
+
+static micro_test_redis_t  redis;
+static micro_registry_t   *reg;
+
+
+static int
+setup(void **state)
+{
+    (void) state;
+    if (micro_test_redis_start(&redis) != 0) {
+        return -1;
+    }
+    reg = micro_test_registry(&redis, NULL);
+    return reg ? 0 : -1;
+}
+
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    micro_registry_free(reg);
+    micro_test_redis_free(&redis);
+    return 0;
+}
+
+
+static int
+flush(void **state)
+{
+    redisReply  *reply;
+
+    (void) state;
+    reply = micro_test_redis_cmd(&redis, "FLUSHALL");
+    if (reply) {
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+
+static void
+reg_one(const char *name, const char *version, const char *id, int ttl_ms)
+{
+    micro_service_t  s;
+
+    micro_test_service(&s, name, version, id, 9000);
+    assert_int_equal(micro_registry_register(reg, &s, ttl_ms), 0);
+    micro_service_free(&s);
+}
+
+
+static void
+dereg_one(const char *name, const char *id)
+{
+    micro_service_t  s;
+
+    micro_test_service(&s, name, "", id, 9000);
+    assert_int_equal(micro_registry_deregister(reg, &s), 0);
+    micro_service_free(&s);
+}
+
+
+/* The next event as "action name version id", or "" after the limit. */
+static const char *
+next_event(micro_watcher_t *w)
+{
+    static char          buf[512];
+    micro_watch_event_t  ev;
+
+    buf[0] = '\0';
+    if (micro_watcher_next(w, &ev, MICRO_TEST_WAIT_MS) == MICRO_OK) {
+        snprintf(buf, sizeof(buf), "%s %s %s %s",
+                 micro_watch_action_name(ev.action), ev.service.name,
+                 ev.service.version, ev.service.nodes[0].id);
+        micro_watch_event_free(&ev);
+    }
+    return buf;
+}
+
+
+/* Blocks until the watcher is subscribed (it connects on next()). */
+static void
+wait_synced(micro_watcher_t *w)
+{
+    int                  i;
+    micro_watch_event_t  ev;
+
+    for (i = 0; i < MICRO_TEST_WAIT_MS / 10 && !micro_watcher_synced(w); i++) {
+        if (micro_watcher_next(w, &ev, 10) == MICRO_OK) {
+            fail_msg("unexpected event before any change");
+        }
+    }
+    assert_true(micro_watcher_synced(w));
+}
+
+
+static void
+test_events(void **state)
+{
+    micro_watcher_t  *w;
+
+    (void) state;
+    reg_one("go.micro.srv.old", "1", "o-1", 0);     /* before the watch */
+
+    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    wait_synced(w);
+
+    reg_one("go.micro.srv.w", "1", "w-1", 0);
+    reg_one("go.micro.srv.w", "1", "w-1", 0);        /* refresh: silent */
+    reg_one("go.micro.srv.w", "2", "w-1", 0);
+    dereg_one("go.micro.srv.w", "w-1");
+    dereg_one("go.micro.srv.w", "w-1");              /* not there: silent */
+    reg_one("go.micro.srv.w", "1", "w-2", 300);      /* expires */
+
+    assert_string_equal(next_event(w), "create go.micro.srv.w 1 w-1");
+    assert_string_equal(next_event(w), "update go.micro.srv.w 2 w-1");
+    assert_string_equal(next_event(w), "delete go.micro.srv.w 2 w-1");
+    assert_string_equal(next_event(w), "create go.micro.srv.w 1 w-2");
+    assert_string_equal(next_event(w), "delete go.micro.srv.w 1 w-2");
+
+    micro_watcher_free(w);
+}
+
+
+static void
+test_initial(void **state)
+{
+    micro_watcher_t  *w;
+
+    (void) state;
+    reg_one("go.micro.srv.i", "1", "i-1", 0);
+    assert_int_equal(micro_watcher_new(reg, MICRO_WATCH_INITIAL, &w), 0);
+    assert_string_equal(next_event(w), "create go.micro.srv.i 1 i-1");
+    reg_one("go.micro.srv.i", "1", "i-2", 0);
+    assert_string_equal(next_event(w), "create go.micro.srv.i 1 i-2");
+    micro_watcher_free(w);
+}
+
+
+static void
+test_timeout(void **state)
+{
+    micro_watcher_t      *w;
+    micro_watch_event_t   ev;
+
+    (void) state;
+    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    wait_synced(w);
+    assert_int_equal(micro_watcher_next(w, &ev, 50), MICRO_ETIMEDOUT);
+    micro_watcher_free(w);
+}
+
+
+static void *
+stopper(void *arg)
+{
+    micro_watcher_stop(arg);
+    return NULL;
+}
+
+
+static void
+test_stop_wakes_next(void **state)
+{
+    pthread_t             t;
+    micro_watcher_t      *w;
+    micro_watch_event_t   ev;
+
+    (void) state;
+    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    wait_synced(w);
+    pthread_create(&t, NULL, stopper, w);
+    assert_int_equal(micro_watcher_next(w, &ev, -1), MICRO_ECLOSED);
+    pthread_join(t, NULL);
+    micro_watcher_free(w);
+}
+
+
+static void
+test_resync_after_restart(void **state)
+{
+    int               seen_delete = 0, seen_create = 0, i;
+    const char       *ev;
+    micro_watcher_t  *w;
+
+    (void) state;
+    reg_one("go.micro.srv.a", "1", "a-1", 0);
+    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    wait_synced(w);
+
+    /* Redis restarts empty; meanwhile b registers. */
+    micro_test_redis_stop(&redis);
+    assert_int_equal(micro_test_redis_start(&redis), 0);
+    reg_one("go.micro.srv.b", "1", "b-1", 0);
+
+    for (i = 0; i < 2; i++) {
+        ev = next_event(w);
+        seen_delete += strcmp(ev, "delete go.micro.srv.a 1 a-1") == 0;
+        seen_create += strcmp(ev, "create go.micro.srv.b 1 b-1") == 0;
+    }
+    assert_int_equal(seen_delete, 1);
+    assert_int_equal(seen_create, 1);
+
+    /* and it follows changes again */
+    reg_one("go.micro.srv.c", "1", "c-1", 0);
+    assert_string_equal(next_event(w), "create go.micro.srv.c 1 c-1");
+    micro_watcher_free(w);
+}
+
+
+static int
+registered(void *arg)
+{
+    micro_service_list_t  list;
+
+    if (micro_registry_get(reg, arg, &list) != MICRO_OK) {
+        return 0;
+    }
+    micro_service_list_free(&list);
+    return 1;
+}
+
+
+static int
+beats(void *arg)
+{
+    return micro_heartbeat_count(arg) >= 6;
+}
+
+
+static void
+test_heartbeat_keeps_alive(void **state)
+{
+    micro_service_t       s;
+    micro_heartbeat_t    *hb;
+    micro_service_list_t  list;
+
+    (void) state;
+    micro_test_service(&s, "go.micro.srv.hb", "1", "hb-1", 9000);
+    assert_int_equal(micro_heartbeat_start(reg, &s, 300, &hb), 0);
+    micro_service_free(&s);
+
+    /* six beats at TTL/3 span two TTLs: without them it would be gone */
+    assert_true(micro_test_wait(beats, hb, MICRO_TEST_WAIT_MS));
+    assert_int_equal(micro_registry_get(reg, "go.micro.srv.hb", &list), 0);
+    micro_service_list_free(&list);
+
+    assert_int_equal(micro_heartbeat_stop(hb, 1), 0);
+    assert_int_equal(micro_registry_get(reg, "go.micro.srv.hb", &list),
+                     MICRO_ENOTFOUND);
+}
+
+
+static void
+test_heartbeat_survives_restart(void **state)
+{
+    micro_service_t     s;
+    micro_heartbeat_t  *hb;
+
+    (void) state;
+    /* the next beat after the restart (TTL/3) registers it again */
+    micro_test_service(&s, "go.micro.srv.hr", "1", "hr-1", 9000);
+    assert_int_equal(micro_heartbeat_start(reg, &s, 1500, &hb), 0);
+    micro_service_free(&s);
+
+    micro_test_redis_stop(&redis);
+    assert_int_equal(micro_test_redis_start(&redis), 0);
+    assert_false(registered("go.micro.srv.hr"));     /* restarted empty */
+
+    assert_true(micro_test_wait(registered, "go.micro.srv.hr",
+                                MICRO_TEST_WAIT_MS));
+    assert_int_equal(micro_heartbeat_stop(hb, 1), 0);
+}
+
+
+static void
+test_heartbeat_starts_while_down(void **state)
+{
+    micro_service_t     s;
+    micro_heartbeat_t  *hb;
+
+    (void) state;
+    micro_test_redis_stop(&redis);
+    micro_test_service(&s, "go.micro.srv.hd", "1", "hd-1", 9000);
+    assert_int_equal(micro_heartbeat_start(reg, &s, 30000, &hb), MICRO_EREDIS);
+    assert_non_null(hb);                 /* and it keeps trying */
+    micro_service_free(&s);
+
+    assert_int_equal(micro_test_redis_start(&redis), 0);
+    assert_true(micro_test_wait(registered, "go.micro.srv.hd",
+                                MICRO_TEST_WAIT_MS));
+    assert_int_equal(micro_heartbeat_stop(hb, 1), 0);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test_setup(test_events, flush),
+        cmocka_unit_test_setup(test_initial, flush),
+        cmocka_unit_test_setup(test_timeout, flush),
+        cmocka_unit_test_setup(test_stop_wakes_next, flush),
+        cmocka_unit_test_setup(test_resync_after_restart, flush),
+        cmocka_unit_test_setup(test_heartbeat_keeps_alive, flush),
+        cmocka_unit_test_setup(test_heartbeat_survives_restart, flush),
+        cmocka_unit_test_setup(test_heartbeat_starts_while_down, flush),
+    };
+
+    return cmocka_run_group_tests_name("watch and heartbeat", tests, setup,
+                                       teardown);
+}
