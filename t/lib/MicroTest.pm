@@ -79,7 +79,8 @@ sub valgrind_prefix {
     return () unless $VALGRIND;
     return ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full',
         '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
-        '--trace-children=no', "--log-file=$self->{dir}/valgrind.$name.%p.log");
+        '--trace-children=no', "--suppressions=$ROOT/t/valgrind.supp",
+        "--log-file=$self->{dir}/valgrind.$name.%p.log");
 }
 
 # Starts a process with output to DIR/NAME.log; returns its pid.
