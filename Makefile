@@ -4,7 +4,7 @@
 #   make                 libmicro, the micro CLI and both NGINX modules
 #   make test            libmicro unit tests, then the t/ suite (prove)
 #   make test-valgrind   the same suites under valgrind; fails on leaks
-#   make demo            the README's main job (see examples/demo.sh)
+#   make demo            the README's main job (tools/demo)
 #   make bench           registry and selector benchmarks
 #   make install         modules to NGINX's module dir, the rest to PREFIX
 
@@ -33,11 +33,6 @@ TEST_SRCS   := $(wildcard libmicro/test/test_*.c)
 TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%)
 TEST_COMMON := libmicro/test/redis_fixture.c
 
-DEBIAN_PKGS := build-essential pkg-config nginx nginx-dev libhiredis-dev \
-               libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
-               libprotobuf-dev libjansson-dev libuv1-dev libhttp-parser-dev \
-               redis-server libcmocka-dev valgrind wrk perl
-
 MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
 MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
@@ -52,8 +47,7 @@ cli: $(BUILD)/bin/micro
 modules: $(MODULES)
 
 deps:
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PKGS)
+	tools/setup-deps
 
 $(BUILD)/libmicro/%.o: libmicro/src/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -102,7 +96,7 @@ test-valgrind: all $(TEST_BINS)
 	MICRO_TEST_VALGRIND=1 tools/run-tests
 
 demo: all
-	examples/demo.sh
+	tools/demo
 
 bench: all $(BUILD)/bench/registry_bench
 	$(BUILD)/bench/registry_bench

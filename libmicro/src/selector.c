@@ -198,13 +198,25 @@ micro_selector_marked(micro_selector_t *s, const char *service,
 }
 
 
+/* Entries were validated on the way in, so every string fits. */
+static void
+micro_copy_str(char *dst, size_t size, const char *src)
+{
+    size_t  len = src ? strnlen(src, size - 1) : 0;
+
+    if (len) {
+        memcpy(dst, src, len);
+    }
+    dst[len] = '\0';
+}
+
+
 static void
 micro_selected_copy(micro_selected_t *out, const micro_service_t *e)
 {
-    snprintf(out->id, sizeof(out->id), "%s", e->nodes[0].id);
-    snprintf(out->address, sizeof(out->address), "%s", e->nodes[0].address);
-    snprintf(out->version, sizeof(out->version), "%s",
-             e->version ? e->version : "");
+    micro_copy_str(out->id, sizeof(out->id), e->nodes[0].id);
+    micro_copy_str(out->address, sizeof(out->address), e->nodes[0].address);
+    micro_copy_str(out->version, sizeof(out->version), e->version);
 }
 
 
