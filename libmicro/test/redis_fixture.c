@@ -12,6 +12,9 @@
 
 #include "redis_fixture.h"
 
+micro_test_redis_t   fx_redis;
+micro_registry_t    *fx_reg;
+
 
 int
 micro_test_free_port(void)
@@ -208,4 +211,40 @@ micro_test_service(micro_service_t *s, const char *name, const char *version,
     s->nnodes = 1;
     s->nodes[0].id = strdup(id);
     s->nodes[0].address = strdup(address);
+}
+
+
+int
+micro_test_group_setup(void **state)
+{
+    (void) state;
+    if (micro_test_redis_start(&fx_redis) != 0) {
+        return -1;
+    }
+    fx_reg = micro_test_registry(&fx_redis, NULL);
+    return fx_reg ? 0 : -1;
+}
+
+
+int
+micro_test_group_teardown(void **state)
+{
+    (void) state;
+    micro_registry_free(fx_reg);
+    micro_test_redis_free(&fx_redis);
+    return 0;
+}
+
+
+int
+micro_test_flush(void **state)
+{
+    redisReply  *reply;
+
+    (void) state;
+    reply = micro_test_redis_cmd(&fx_redis, "FLUSHALL");
+    if (reply) {
+        freeReplyObject(reply);
+    }
+    return 0;
 }

@@ -44,6 +44,17 @@ int micro_test_wait(int (*cond)(void *arg), void *arg, int timeout_ms);
 void micro_test_service(micro_service_t *s, const char *name,
     const char *version, const char *id, int port);
 
+/*
+ * A cmocka group's redis and registry: setup starts both, teardown stops
+ * them, flush (a per-test setup) empties Redis.
+ */
+extern micro_test_redis_t   fx_redis;
+extern micro_registry_t    *fx_reg;
+
+int micro_test_group_setup(void **state);
+int micro_test_group_teardown(void **state);
+int micro_test_flush(void **state);
+
 /* The generous limit every wait in the tests uses. */
 #define MICRO_TEST_WAIT_MS  20000
 

@@ -16,44 +16,8 @@
 
 #include "redis_fixture.h"
 
-static micro_test_redis_t  redis;
-static micro_registry_t   *reg;
+#define MICRO_TEST(f)  cmocka_unit_test_setup(f, micro_test_flush)
 
-
-static int
-setup(void **state)
-{
-    (void) state;
-    if (micro_test_redis_start(&redis) != 0) {
-        return -1;
-    }
-    reg = micro_test_registry(&redis, NULL);
-    return reg ? 0 : -1;
-}
-
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    micro_registry_free(reg);
-    micro_test_redis_free(&redis);
-    return 0;
-}
-
-
-static int
-flush(void **state)
-{
-    redisReply  *reply;
-
-    (void) state;
-    reply = micro_test_redis_cmd(&redis, "FLUSHALL");
-    if (reply) {
-        freeReplyObject(reply);
-    }
-    return 0;
-}
 
 
 static void
@@ -63,7 +27,7 @@ register_one(const char *name, const char *version, const char *id, int port,
     micro_service_t  s;
 
     micro_test_service(&s, name, version, id, port);
-    assert_int_equal(micro_registry_register(reg, &s, ttl_ms), 0);
+    assert_int_equal(micro_registry_register(fx_reg, &s, ttl_ms), 0);
     micro_service_free(&s);
 }
 
@@ -78,22 +42,23 @@ test_register_get_list(void **state)
     register_one("go.micro.srv.greeter", "1.0", "g-2", 9002, 30000);
     register_one("go.micro.srv.other", "1.0", "o-1", 9003, 0);
 
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.greeter", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.greeter", &list),
                      0);
     assert_int_equal(list.len, 1);
     assert_int_equal(list.items[0].nnodes, 2);
     assert_string_equal(list.items[0].name, "go.micro.srv.greeter");
     micro_service_list_free(&list);
 
-    assert_int_equal(micro_registry_list(reg, &list), 0);
+    assert_int_equal(micro_registry_list(fx_reg, &list), 0);
     assert_int_equal(list.len, 2);
     assert_true(strcmp(list.items[0].name, "go.micro.srv.other") == 0
                 || strcmp(list.items[1].name, "go.micro.srv.other") == 0);
     micro_service_list_free(&list);
 
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.none", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.none", &list),
                      MICRO_ENOTFOUND);
-    assert_int_equal(micro_registry_get(reg, "bad name", &list), MICRO_EINVAL);
+    assert_int_equal(micro_registry_get(fx_reg, "bad name", &list),
+                     MICRO_EINVAL);
 }
 
 
@@ -108,7 +73,7 @@ test_two_versions(void **state)
     register_one("go.micro.srv.v", "2", "v2-a", 9002, 30000);
     register_one("go.micro.srv.v", "2", "v2-b", 9003, 30000);
 
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.v", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.v", &list), 0);
     assert_int_equal(list.len, 2);
     for (i = 0; i < 2; i++) {
         assert_int_equal(list.items[i].nnodes,
@@ -129,19 +94,19 @@ test_deregister(void **state)
     register_one("go.micro.srv.d", "1", "d-2", 9002, 30000);
 
     micro_test_service(&s, "go.micro.srv.d", "1", "d-1", 9001);
-    assert_int_equal(micro_registry_deregister(reg, &s), 0);
+    assert_int_equal(micro_registry_deregister(fx_reg, &s), 0);
     micro_service_free(&s);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.d", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.d", &list), 0);
     assert_int_equal(list.items[0].nnodes, 1);
     assert_string_equal(list.items[0].nodes[0].id, "d-2");
     micro_service_list_free(&list);
 
     micro_test_service(&s, "go.micro.srv.d", "1", "d-2", 9002);
-    assert_int_equal(micro_registry_deregister(reg, &s), 0);
+    assert_int_equal(micro_registry_deregister(fx_reg, &s), 0);
     micro_service_free(&s);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.d", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.d", &list),
                      MICRO_ENOTFOUND);
-    assert_int_equal(micro_registry_list(reg, &list), 0);
+    assert_int_equal(micro_registry_list(fx_reg, &list), 0);
     assert_int_equal(list.len, 0);
     micro_service_list_free(&list);
 }
@@ -152,7 +117,7 @@ gone(void *arg)
 {
     micro_service_list_t  list;
 
-    if (micro_registry_get(reg, arg, &list) == MICRO_ENOTFOUND) {
+    if (micro_registry_get(fx_reg, arg, &list) == MICRO_ENOTFOUND) {
         return 1;
     }
     micro_service_list_free(&list);
@@ -167,7 +132,7 @@ one_node_left(void *arg)
     micro_service_list_t  list;
 
     (void) arg;
-    if (micro_registry_get(reg, "go.micro.srv.brief", &list) != 0) {
+    if (micro_registry_get(fx_reg, "go.micro.srv.brief", &list) != 0) {
         return 0;
     }
     n = list.items[0].nnodes;
@@ -188,25 +153,26 @@ test_ttl_expiry(void **state)
 
     /* Expiry is by Redis's clock; wait for it, however slow the machine. */
     assert_true(micro_test_wait(one_node_left, NULL, MICRO_TEST_WAIT_MS));
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.brief", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.brief", &list),
+                     0);
     assert_int_equal(list.items[0].nnodes, 1);
     assert_string_equal(list.items[0].nodes[0].id, "b-2");
     micro_service_list_free(&list);
 
     /* The expired entry is still in Redis until reaped: get filtered it. */
-    reply = micro_test_redis_cmd(&redis, "HEXISTS %s %s",
+    reply = micro_test_redis_cmd(&fx_redis, "HEXISTS %s %s",
                                  "micro:registry:svc:go.micro.srv.brief",
                                  "b-1");
     assert_int_equal(reply->integer, 1);
     freeReplyObject(reply);
 
-    assert_int_equal(micro_registry_reap(reg), 1);
-    reply = micro_test_redis_cmd(&redis, "HEXISTS %s %s",
+    assert_int_equal(micro_registry_reap(fx_reg), 1);
+    reply = micro_test_redis_cmd(&fx_redis, "HEXISTS %s %s",
                                  "micro:registry:svc:go.micro.srv.brief",
                                  "b-1");
     assert_int_equal(reply->integer, 0);
     freeReplyObject(reply);
-    assert_int_equal(micro_registry_reap(reg), 0);
+    assert_int_equal(micro_registry_reap(fx_reg), 0);
 }
 
 
@@ -220,7 +186,7 @@ test_ttl_expiry_whole_service(void **state)
     assert_true(micro_test_wait(gone, "go.micro.srv.gone",
                                 MICRO_TEST_WAIT_MS));
     /* list reaps: a service whose nodes all expired is not listed */
-    assert_int_equal(micro_registry_list(reg, &list), 0);
+    assert_int_equal(micro_registry_list(fx_reg, &list), 0);
     assert_int_equal(list.len, 0);
     micro_service_list_free(&list);
 }
@@ -235,7 +201,7 @@ test_reregister_keeps_one_entry(void **state)
     register_one("go.micro.srv.r", "1", "r-1", 9001, 30000);
     register_one("go.micro.srv.r", "1", "r-1", 9001, 30000);
     register_one("go.micro.srv.r", "2", "r-1", 9005, 30000);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.r", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.r", &list), 0);
     assert_int_equal(list.len, 1);
     assert_string_equal(list.items[0].version, "2");
     assert_string_equal(list.items[0].nodes[0].address, "127.0.0.1:9005");
@@ -278,12 +244,12 @@ test_malformed_entries_skipped(void **state)
         char  id[16];
 
         snprintf(id, sizeof(id), "bad%zu", i);
-        reply = micro_test_redis_cmd(&redis, "HSET %s %s %s",
+        reply = micro_test_redis_cmd(&fx_redis, "HSET %s %s %s",
                                      "micro:registry:svc:go.micro.srv.m", id,
                                      bad[i]);
         freeReplyObject(reply);
         /* the member has a space: pass it as one argument */
-        reply = micro_test_redis_cmd(&redis, "EVAL %s 0 %s",
+        reply = micro_test_redis_cmd(&fx_redis, "EVAL %s 0 %s",
                                      "redis.call('ZADD', "
                                      "'micro:registry:expiry', '+inf', "
                                      "'go.micro.srv.m ' .. ARGV[1])", id);
@@ -292,7 +258,7 @@ test_malformed_entries_skipped(void **state)
 
     warnings = 0;
     micro_log_set_handler(count_warning, NULL);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.m", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.m", &list), 0);
     micro_log_set_handler(NULL, NULL);
 
     assert_int_equal(list.len, 1);
@@ -312,18 +278,18 @@ test_invalid_registrations(void **state)
     micro_test_service(&s, "go.micro.srv.bad", "1", "n-1", 9001);
     free(s.nodes[0].address);
     s.nodes[0].address = strdup("127.0.0.1");
-    assert_int_equal(micro_registry_register(reg, &s, 1000), MICRO_EINVAL);
+    assert_int_equal(micro_registry_register(fx_reg, &s, 1000), MICRO_EINVAL);
     assert_non_null(strstr(micro_error_detail(), "invalid address"));
     micro_service_free(&s);
 
     micro_test_service(&s, "bad name", "1", "n-1", 9001);
-    assert_int_equal(micro_registry_register(reg, &s, 1000), MICRO_EINVAL);
+    assert_int_equal(micro_registry_register(fx_reg, &s, 1000), MICRO_EINVAL);
     micro_service_free(&s);
 
     micro_test_service(&s, "go.micro.srv.bad", "1", "n-1", 9001);
-    assert_int_equal(micro_registry_register(reg, &s, -1), MICRO_EINVAL);
+    assert_int_equal(micro_registry_register(fx_reg, &s, -1), MICRO_EINVAL);
     s.nnodes = 0;
-    assert_int_equal(micro_registry_register(reg, &s, 1000), MICRO_EINVAL);
+    assert_int_equal(micro_registry_register(fx_reg, &s, 1000), MICRO_EINVAL);
     s.nnodes = 1;
     micro_service_free(&s);
 }
@@ -337,14 +303,14 @@ test_prefix_isolates(void **state)
     micro_service_list_t  list;
 
     (void) state;
-    staging = micro_test_registry(&redis, "staging:");
+    staging = micro_test_registry(&fx_redis, "staging:");
     micro_test_service(&s, "go.micro.srv.p", "1", "p-1", 9001);
     assert_int_equal(micro_registry_register(staging, &s, 30000), 0);
     micro_service_free(&s);
 
     assert_int_equal(micro_registry_get(staging, "go.micro.srv.p", &list), 0);
     micro_service_list_free(&list);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.p", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.p", &list),
                      MICRO_ENOTFOUND);
     micro_registry_free(staging);
 }
@@ -413,19 +379,19 @@ test_redis_down_and_back(void **state)
 
     (void) state;
     register_one("go.micro.srv.b", "1", "b-1", 9001, 0);
-    micro_test_redis_stop(&redis);
+    micro_test_redis_stop(&fx_redis);
 
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.b", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.b", &list),
                      MICRO_EREDIS);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.b", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.b", &list),
                      MICRO_EREDIS);
 
-    assert_int_equal(micro_test_redis_start(&redis), 0);
+    assert_int_equal(micro_test_redis_start(&fx_redis), 0);
     /* The registry reconnects on its own; the restart lost the data. */
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.b", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.b", &list),
                      MICRO_ENOTFOUND);
     register_one("go.micro.srv.b", "1", "b-1", 9001, 0);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.b", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.b", &list), 0);
     micro_service_list_free(&list);
 }
 
@@ -438,9 +404,9 @@ test_script_cache_flushed(void **state)
 
     (void) state;
     register_one("go.micro.srv.s", "1", "s-1", 9001, 0);
-    reply = micro_test_redis_cmd(&redis, "SCRIPT FLUSH");
+    reply = micro_test_redis_cmd(&fx_redis, "SCRIPT FLUSH");
     freeReplyObject(reply);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.s", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.s", &list), 0);
     micro_service_list_free(&list);
 }
 
@@ -507,7 +473,7 @@ test_dump(void **state)
             register_one(name, "2", "n-2", 9002, 0);
         }
     }
-    assert_int_equal(micro_registry_dump(reg, &all), 0);
+    assert_int_equal(micro_registry_dump(fx_reg, &all), 0);
     assert_int_equal(all.len, 400);
     for (j = 0; j < all.len; j++) {
         nodes += all.items[j].nnodes;
@@ -521,21 +487,23 @@ int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
-        cmocka_unit_test_setup(test_register_get_list, flush),
-        cmocka_unit_test_setup(test_two_versions, flush),
-        cmocka_unit_test_setup(test_deregister, flush),
-        cmocka_unit_test_setup(test_ttl_expiry, flush),
-        cmocka_unit_test_setup(test_ttl_expiry_whole_service, flush),
-        cmocka_unit_test_setup(test_reregister_keeps_one_entry, flush),
-        cmocka_unit_test_setup(test_malformed_entries_skipped, flush),
-        cmocka_unit_test_setup(test_invalid_registrations, flush),
-        cmocka_unit_test_setup(test_prefix_isolates, flush),
-        cmocka_unit_test_setup(test_redis_down_fails_fast, flush),
-        cmocka_unit_test_setup(test_redis_down_and_back, flush),
-        cmocka_unit_test_setup(test_script_cache_flushed, flush),
-        cmocka_unit_test_setup(test_auth_and_db, flush),
-        cmocka_unit_test_setup(test_dump, flush),
+        MICRO_TEST(test_register_get_list),
+        MICRO_TEST(test_two_versions),
+        MICRO_TEST(test_deregister),
+        MICRO_TEST(test_ttl_expiry),
+        MICRO_TEST(test_ttl_expiry_whole_service),
+        MICRO_TEST(test_reregister_keeps_one_entry),
+        MICRO_TEST(test_malformed_entries_skipped),
+        MICRO_TEST(test_invalid_registrations),
+        MICRO_TEST(test_prefix_isolates),
+        MICRO_TEST(test_redis_down_fails_fast),
+        MICRO_TEST(test_redis_down_and_back),
+        MICRO_TEST(test_script_cache_flushed),
+        MICRO_TEST(test_auth_and_db),
+        MICRO_TEST(test_dump),
     };
 
-    return cmocka_run_group_tests_name("registry", tests, setup, teardown);
+    return cmocka_run_group_tests_name("registry", tests,
+                                       micro_test_group_setup,
+                                       micro_test_group_teardown);
 }

@@ -12,44 +12,8 @@
 
 #include "redis_fixture.h"
 
-static micro_test_redis_t  redis;
-static micro_registry_t   *reg;
+#define MICRO_TEST(f)  cmocka_unit_test_setup(f, micro_test_flush)
 
-
-static int
-setup(void **state)
-{
-    (void) state;
-    if (micro_test_redis_start(&redis) != 0) {
-        return -1;
-    }
-    reg = micro_test_registry(&redis, NULL);
-    return reg ? 0 : -1;
-}
-
-
-static int
-teardown(void **state)
-{
-    (void) state;
-    micro_registry_free(reg);
-    micro_test_redis_free(&redis);
-    return 0;
-}
-
-
-static int
-flush(void **state)
-{
-    redisReply  *reply;
-
-    (void) state;
-    reply = micro_test_redis_cmd(&redis, "FLUSHALL");
-    if (reply) {
-        freeReplyObject(reply);
-    }
-    return 0;
-}
 
 
 static void
@@ -58,7 +22,7 @@ reg_one(const char *name, const char *version, const char *id, int ttl_ms)
     micro_service_t  s;
 
     micro_test_service(&s, name, version, id, 9000);
-    assert_int_equal(micro_registry_register(reg, &s, ttl_ms), 0);
+    assert_int_equal(micro_registry_register(fx_reg, &s, ttl_ms), 0);
     micro_service_free(&s);
 }
 
@@ -69,7 +33,7 @@ dereg_one(const char *name, const char *id)
     micro_service_t  s;
 
     micro_test_service(&s, name, "", id, 9000);
-    assert_int_equal(micro_registry_deregister(reg, &s), 0);
+    assert_int_equal(micro_registry_deregister(fx_reg, &s), 0);
     micro_service_free(&s);
 }
 
@@ -116,7 +80,7 @@ test_events(void **state)
     (void) state;
     reg_one("go.micro.srv.old", "1", "o-1", 0);     /* before the watch */
 
-    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    assert_int_equal(micro_watcher_new(fx_reg, 0, &w), 0);
     wait_synced(w);
 
     reg_one("go.micro.srv.w", "1", "w-1", 0);
@@ -143,7 +107,7 @@ test_initial(void **state)
 
     (void) state;
     reg_one("go.micro.srv.i", "1", "i-1", 0);
-    assert_int_equal(micro_watcher_new(reg, MICRO_WATCH_INITIAL, &w), 0);
+    assert_int_equal(micro_watcher_new(fx_reg, MICRO_WATCH_INITIAL, &w), 0);
     assert_string_equal(next_event(w), "create go.micro.srv.i 1 i-1");
     reg_one("go.micro.srv.i", "1", "i-2", 0);
     assert_string_equal(next_event(w), "create go.micro.srv.i 1 i-2");
@@ -158,7 +122,7 @@ test_timeout(void **state)
     micro_watch_event_t   ev;
 
     (void) state;
-    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    assert_int_equal(micro_watcher_new(fx_reg, 0, &w), 0);
     wait_synced(w);
     assert_int_equal(micro_watcher_next(w, &ev, 50), MICRO_ETIMEDOUT);
     micro_watcher_free(w);
@@ -181,7 +145,7 @@ test_stop_wakes_next(void **state)
     micro_watch_event_t   ev;
 
     (void) state;
-    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    assert_int_equal(micro_watcher_new(fx_reg, 0, &w), 0);
     wait_synced(w);
     pthread_create(&t, NULL, stopper, w);
     assert_int_equal(micro_watcher_next(w, &ev, -1), MICRO_ECLOSED);
@@ -199,12 +163,12 @@ test_resync_after_restart(void **state)
 
     (void) state;
     reg_one("go.micro.srv.a", "1", "a-1", 0);
-    assert_int_equal(micro_watcher_new(reg, 0, &w), 0);
+    assert_int_equal(micro_watcher_new(fx_reg, 0, &w), 0);
     wait_synced(w);
 
     /* Redis restarts empty; meanwhile b registers. */
-    micro_test_redis_stop(&redis);
-    assert_int_equal(micro_test_redis_start(&redis), 0);
+    micro_test_redis_stop(&fx_redis);
+    assert_int_equal(micro_test_redis_start(&fx_redis), 0);
     reg_one("go.micro.srv.b", "1", "b-1", 0);
 
     for (i = 0; i < 2; i++) {
@@ -227,7 +191,7 @@ registered(void *arg)
 {
     micro_service_list_t  list;
 
-    if (micro_registry_get(reg, arg, &list) != MICRO_OK) {
+    if (micro_registry_get(fx_reg, arg, &list) != MICRO_OK) {
         return 0;
     }
     micro_service_list_free(&list);
@@ -251,16 +215,16 @@ test_heartbeat_keeps_alive(void **state)
 
     (void) state;
     micro_test_service(&s, "go.micro.srv.hb", "1", "hb-1", 9000);
-    assert_int_equal(micro_heartbeat_start(reg, &s, 300, &hb), 0);
+    assert_int_equal(micro_heartbeat_start(fx_reg, &s, 300, &hb), 0);
     micro_service_free(&s);
 
     /* six beats at TTL/3 span two TTLs: without them it would be gone */
     assert_true(micro_test_wait(beats, hb, MICRO_TEST_WAIT_MS));
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.hb", &list), 0);
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.hb", &list), 0);
     micro_service_list_free(&list);
 
     assert_int_equal(micro_heartbeat_stop(hb, 1), 0);
-    assert_int_equal(micro_registry_get(reg, "go.micro.srv.hb", &list),
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.hb", &list),
                      MICRO_ENOTFOUND);
 }
 
@@ -274,11 +238,11 @@ test_heartbeat_survives_restart(void **state)
     (void) state;
     /* the next beat after the restart (TTL/3) registers it again */
     micro_test_service(&s, "go.micro.srv.hr", "1", "hr-1", 9000);
-    assert_int_equal(micro_heartbeat_start(reg, &s, 1500, &hb), 0);
+    assert_int_equal(micro_heartbeat_start(fx_reg, &s, 1500, &hb), 0);
     micro_service_free(&s);
 
-    micro_test_redis_stop(&redis);
-    assert_int_equal(micro_test_redis_start(&redis), 0);
+    micro_test_redis_stop(&fx_redis);
+    assert_int_equal(micro_test_redis_start(&fx_redis), 0);
     assert_false(registered("go.micro.srv.hr"));     /* restarted empty */
 
     assert_true(micro_test_wait(registered, "go.micro.srv.hr",
@@ -294,13 +258,14 @@ test_heartbeat_starts_while_down(void **state)
     micro_heartbeat_t  *hb;
 
     (void) state;
-    micro_test_redis_stop(&redis);
+    micro_test_redis_stop(&fx_redis);
     micro_test_service(&s, "go.micro.srv.hd", "1", "hd-1", 9000);
-    assert_int_equal(micro_heartbeat_start(reg, &s, 30000, &hb), MICRO_EREDIS);
+    assert_int_equal(micro_heartbeat_start(fx_reg, &s, 30000, &hb),
+                     MICRO_EREDIS);
     assert_non_null(hb);                 /* and it keeps trying */
     micro_service_free(&s);
 
-    assert_int_equal(micro_test_redis_start(&redis), 0);
+    assert_int_equal(micro_test_redis_start(&fx_redis), 0);
     assert_true(micro_test_wait(registered, "go.micro.srv.hd",
                                 MICRO_TEST_WAIT_MS));
     assert_int_equal(micro_heartbeat_stop(hb, 1), 0);
@@ -311,16 +276,17 @@ int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
-        cmocka_unit_test_setup(test_events, flush),
-        cmocka_unit_test_setup(test_initial, flush),
-        cmocka_unit_test_setup(test_timeout, flush),
-        cmocka_unit_test_setup(test_stop_wakes_next, flush),
-        cmocka_unit_test_setup(test_resync_after_restart, flush),
-        cmocka_unit_test_setup(test_heartbeat_keeps_alive, flush),
-        cmocka_unit_test_setup(test_heartbeat_survives_restart, flush),
-        cmocka_unit_test_setup(test_heartbeat_starts_while_down, flush),
+        MICRO_TEST(test_events),
+        MICRO_TEST(test_initial),
+        MICRO_TEST(test_timeout),
+        MICRO_TEST(test_stop_wakes_next),
+        MICRO_TEST(test_resync_after_restart),
+        MICRO_TEST(test_heartbeat_keeps_alive),
+        MICRO_TEST(test_heartbeat_survives_restart),
+        MICRO_TEST(test_heartbeat_starts_while_down),
     };
 
-    return cmocka_run_group_tests_name("watch and heartbeat", tests, setup,
-                                       teardown);
+    return cmocka_run_group_tests_name("watch and heartbeat", tests,
+                                       micro_test_group_setup,
+                                       micro_test_group_teardown);
 }
