@@ -85,7 +85,7 @@ micro_test_redis_ping(void *arg)
 int
 micro_test_redis_start(micro_test_redis_t *r)
 {
-    char   port[16];
+    char   port[16], sock[96];
     pid_t  pid;
 
     if (r->port == 0) {
@@ -98,6 +98,7 @@ micro_test_redis_start(micro_test_redis_t *r)
         }
     }
     snprintf(port, sizeof(port), "%d", r->port);
+    snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
     snprintf(r->url, sizeof(r->url), "redis://%s%s%s127.0.0.1:%d/0",
              r->password[0] ? ":" : "", r->password,
              r->password[0] ? "@" : "", r->port);
@@ -113,11 +114,12 @@ micro_test_redis_start(micro_test_redis_t *r)
         if (r->password[0]) {
             execlp("redis-server", "redis-server", "--port", port, "--bind",
                    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                   r->dir, "--requirepass", r->password, (char *) NULL);
+                   r->dir, "--unixsocket", sock, "--requirepass", r->password,
+                   (char *) NULL);
         } else {
             execlp("redis-server", "redis-server", "--port", port, "--bind",
                    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                   r->dir, (char *) NULL);
+                   r->dir, "--unixsocket", sock, (char *) NULL);
         }
         _exit(127);
     }
@@ -143,6 +145,10 @@ micro_test_redis_free(micro_test_redis_t *r)
 {
     micro_test_redis_stop(r);
     if (r->dir[0]) {
+        char  sock[96];
+
+        snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
+        unlink(sock);
         rmdir(r->dir);
         r->dir[0] = '\0';
     }

@@ -23,7 +23,10 @@ typedef struct {
 /* A TCP port on 127.0.0.1 nobody listens on (probed), in 20000-31999. */
 int micro_test_free_port(void);
 
-/* Starts redis-server (keeping r->port if set); 0 when it answers PING. */
+/*
+ * Starts redis-server (keeping r->port if set), listening on loopback and
+ * on the socket r->dir/redis.sock; 0 when it answers PING.
+ */
 int micro_test_redis_start(micro_test_redis_t *r);
 void micro_test_redis_stop(micro_test_redis_t *r);
 

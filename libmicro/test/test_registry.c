@@ -457,6 +457,32 @@ test_auth_and_db(void **state)
 
 
 static void
+test_unix_socket(void **state)
+{
+    char                       url[160];
+    micro_service_t            s;
+    micro_registry_t          *r;
+    micro_service_list_t       list;
+    micro_registry_options_t   o;
+
+    (void) state;
+    snprintf(url, sizeof(url), "unix://%s/redis.sock", fx_redis.dir);
+    assert_int_equal(micro_registry_options_parse(&o, url), 0);
+    assert_int_equal(micro_registry_new(&o, &r), 0);
+    micro_registry_options_free(&o);
+
+    micro_test_service(&s, "go.micro.srv.u", "1", "u-1", 9001);
+    assert_int_equal(micro_registry_register(r, &s, 0), 0);
+    micro_service_free(&s);
+    micro_registry_free(r);
+
+    /* the same registry, seen over TCP */
+    assert_int_equal(micro_registry_get(fx_reg, "go.micro.srv.u", &list), 0);
+    micro_service_list_free(&list);
+}
+
+
+static void
 test_dump(void **state)
 {
     int                    i;
@@ -500,6 +526,7 @@ main(void)
         MICRO_TEST(test_redis_down_and_back),
         MICRO_TEST(test_script_cache_flushed),
         MICRO_TEST(test_auth_and_db),
+        MICRO_TEST(test_unix_socket),
         MICRO_TEST(test_dump),
     };
 
