@@ -19,13 +19,17 @@ SOVERSION   := 0
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARNINGS    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes
+GEN         := $(BUILD)/gen
 LIB_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -fPIC -pthread \
-               -Ilibmicro/include -Ilibmicro/src $(EXTRA_CFLAGS)
-LIB_LIBS    := -lhiredis -ljansson -pthread
+               -Ilibmicro/include -Ilibmicro/src -I$(GEN) $(EXTRA_CFLAGS)
+LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -lm -pthread
+PROTO_INC   := /usr/include
 LDFLAGS     += $(EXTRA_LDFLAGS)
 
 LIB_SRCS    := $(wildcard libmicro/src/*.c)
-LIB_OBJS    := $(LIB_SRCS:libmicro/src/%.c=$(BUILD)/libmicro/%.o)
+LIB_OBJS    := $(LIB_SRCS:libmicro/src/%.c=$(BUILD)/libmicro/%.o) \
+               $(BUILD)/libmicro/descriptor.pb-c.o
+GEN_HDRS    := $(GEN)/google/protobuf/descriptor.pb-c.h
 LIB_HDRS    := $(wildcard libmicro/include/*.h libmicro/include/micro/*.h \
                           libmicro/src/*.h)
 
@@ -49,9 +53,19 @@ modules: $(MODULES)
 deps:
 	tools/setup-deps
 
-$(BUILD)/libmicro/%.o: libmicro/src/%.c $(LIB_HDRS)
+$(BUILD)/libmicro/%.o: libmicro/src/%.c $(LIB_HDRS) $(GEN_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+# descriptor.proto's protobuf-c code: reads FileDescriptorSet files
+$(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: \
+        $(PROTO_INC)/google/protobuf/%.proto
+	@mkdir -p $(GEN)
+	protoc-c -I$(PROTO_INC) --c_out=$(GEN) $<
+
+$(BUILD)/libmicro/descriptor.pb-c.o: $(GEN)/google/protobuf/descriptor.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Wno-unused-parameter -c -o $@ $<
 
 $(BUILD)/libmicro.a: $(LIB_OBJS)
 	rm -f $@
@@ -82,6 +96,37 @@ $(BUILD)/nginx/Makefile: config $(BUILD)/libmicro.a
 $(MODULES): $(BUILD)/nginx/Makefile $(MODULE_SRCS) $(BUILD)/libmicro.a \
             $(LIB_HDRS)
 	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGX_SRC) modules
+
+# protobuf-c code for the well-known types, for tests and examples that
+# use them (libmicro itself does not need it)
+WKT_PROTOS  := any duration empty field_mask struct timestamp wrappers
+WKT_OBJS    := $(WKT_PROTOS:%=$(BUILD)/proto/google/protobuf/%.pb-c.o)
+
+$(BUILD)/proto/%.pb-c.o: $(GEN)/%.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+$(GEN)/everything.pb-c.c $(GEN)/everything.pb-c.h: \
+        libmicro/test/proto/everything.proto
+	@mkdir -p $(GEN)
+	protoc-c -Ilibmicro/test/proto -I$(PROTO_INC) --c_out=$(GEN) $<
+
+$(BUILD)/proto/everything.pb-c.o: \
+        $(WKT_PROTOS:%=$(GEN)/google/protobuf/%.pb-c.h)
+
+$(GEN)/everything.pb: libmicro/test/proto/everything.proto \
+        libmicro/test/proto/optional.proto
+	@mkdir -p $(GEN)
+	protoc -Ilibmicro/test/proto -I$(PROTO_INC) --include_imports \
+	    --descriptor_set_out=$@ $^
+
+$(BUILD)/test/test_transcode: libmicro/test/test_transcode.c \
+        $(BUILD)/proto/everything.pb-c.o $(WKT_OBJS) $(GEN)/everything.pb \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -DMICRO_TEST_DESCRIPTOR_SET='"$(GEN)/everything.pb"' \
+	    $(LDFLAGS) -o $@ $< $(BUILD)/proto/everything.pb-c.o $(WKT_OBJS) \
+	    $(BUILD)/libmicro.a $(LIB_LIBS) -lcmocka
 
 $(BUILD)/test/%: libmicro/test/%.c $(TEST_COMMON) \
                  libmicro/test/redis_fixture.h $(BUILD)/libmicro.a
