@@ -41,8 +41,8 @@ MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
 MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
 
-.PHONY: all lib cli modules deps test test-unit test-t test-valgrind \
-        demo bench install clean
+.PHONY: all lib cli modules deps test test-valgrind demo bench fuzz \
+        install clean
 
 all: lib cli modules
 
@@ -151,6 +151,20 @@ $(BUILD)/bench/registry_bench: bench/registry_bench.c $(TEST_COMMON) \
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< $(TEST_COMMON) \
 	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# libFuzzer build of the transcoder (clang, ASan, UBSan)
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -Ilibmicro/include -Ilibmicro/src -I$(GEN)
+
+fuzz: $(BUILD)/fuzz/fuzz_transcode
+
+$(BUILD)/fuzz/fuzz_transcode: libmicro/fuzz/fuzz_transcode.c $(LIB_SRCS) \
+        $(GEN)/everything.pb-c.c $(GEN)/google/protobuf/descriptor.pb-c.c \
+        $(WKT_PROTOS:%=$(GEN)/google/protobuf/%.pb-c.c) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(GEN)/everything.pb-c.c \
+	    $(GEN)/google/protobuf/descriptor.pb-c.c \
+	    $(WKT_PROTOS:%=$(GEN)/google/protobuf/%.pb-c.c) $(LIB_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(PREFIX)/lib/pkgconfig \

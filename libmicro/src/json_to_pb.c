@@ -987,7 +987,8 @@ micro_j2p_object(micro_j2p_t *j, const micro_pb_message_t *m, int skip_type)
         {
             break;
         }
-        f = micro_pb_field_by_name(m, (const char *) j->tmp.data, j->tmp.len);
+        f = micro_pb_field_by_name(m, j->tmp.len ? (const char *) j->tmp.data
+                                                 : "", j->tmp.len);
         if (f == NULL) {
             if (skip_type && j->tmp.len == 5
                 && memcmp(j->tmp.data, "@type", 5) == 0)
@@ -1192,14 +1193,15 @@ micro_j2p_field_mask(micro_j2p_t *j)
             return micro_j2p_nomem();
         }
         for (size_t k = start; k < i; k++) {
-            if (s[k] == '_') {
-                return micro_j2p_fail(j, "invalid field mask path");
-            }
             if (s[k] >= 'A' && s[k] <= 'Z') {
                 MICRO_TRY(micro_buf_putc(j->out, '_'));
                 MICRO_TRY(micro_buf_putc(j->out, s[k] + 32));
-            } else {
+            } else if ((s[k] >= 'a' && s[k] <= 'z')
+                       || (s[k] >= '0' && s[k] <= '9') || s[k] == '.')
+            {
                 MICRO_TRY(micro_buf_putc(j->out, s[k]));
+            } else {
+                return micro_j2p_fail(j, "invalid field mask path");
             }
         }
         MICRO_TRY(micro_j2p_close(j, body));

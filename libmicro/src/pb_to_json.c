@@ -151,6 +151,9 @@ micro_index(const micro_span_t *spans, size_t nspans, micro_entry_t **out,
     micro_entry_t  *e = NULL, *grown;
 
     for (i = 0; i < nspans; i++) {
+        if (spans[i].len == 0) {
+            continue;
+        }
         p = spans[i].data;
         end = p + spans[i].len;
         while (p < end) {
@@ -163,6 +166,7 @@ micro_index(const micro_span_t *spans, size_t nspans, micro_entry_t **out,
                 }
                 e = grown;
             }
+            memset(&e[n], 0, sizeof(*e));
             if (micro_varint_get(&p, end, &key) != 0 || (key >> 3) == 0
                 || (key >> 3) > 0x1fffffff)
             {
@@ -233,6 +237,9 @@ micro_p2j_string(micro_p2j_t *c, const uint8_t *s, size_t len)
     char            esc[8];
     const uint8_t  *run = s;
 
+    if (len == 0) {
+        return micro_p2j_raw(c, "\"\"");
+    }
     MICRO_TRY(micro_buf_putc(c->out, '"'));
     for (i = 0; i < len; i++) {
         if (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && s[i] != 0x7f) {
@@ -526,6 +533,12 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
     const micro_pb_field_t  *vf = &f->message->fields[1];
     micro_entry_t            dflt;
 
+    for (i = 0; i < n; i++) {
+        if (e[i].wire != MICRO_WIRE_LEN) {
+            return micro_p2j_fail("wrong wire type for map field", f->name);
+        }
+    }
+
     /* keys as text, so the last entry of each key wins */
     offs = calloc(n + 1, sizeof(size_t));
     if (offs == NULL) {
@@ -558,7 +571,7 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
                            (void *) (uintptr_t) (i + 1));
     }
 
-    MICRO_TRY(rc == MICRO_OK ? micro_buf_putc(c->out, '{') : rc);
+    rc = rc ? rc : micro_buf_putc(c->out, '{');
     for (i = 0; rc == MICRO_OK && i < n; i++) {
         if ((uintptr_t) micro_map_get(&seen, (char *) keys.data + offs[i])
             != i + 1)
@@ -755,22 +768,18 @@ micro_p2j_object(micro_p2j_t *c, const micro_pb_message_t *m,
 
 /* --- well-known types ---------------------------------------------------- */
 
-/* The last value of field number among entries, or 0. */
+/* The last value of varint field number among entries, or 0; *bad is
+ * set when the field came with another wire type. */
 static uint64_t
-micro_last(const micro_entry_t *e, size_t n, uint32_t number, int *found)
+micro_last(const micro_entry_t *e, size_t n, uint32_t number, int *bad)
 {
     size_t  i;
 
     for (i = n; i > 0; i--) {
         if (e[i - 1].number == number) {
-            if (found) {
-                *found = 1;
-            }
+            *bad |= e[i - 1].wire != MICRO_WIRE_VARINT;
             return e[i - 1].value;
         }
-    }
-    if (found) {
-        *found = 0;
     }
     return 0;
 }
@@ -794,14 +803,15 @@ micro_fraction(char *buf, size_t size, int32_t nanos)
 static int
 micro_p2j_timestamp(micro_p2j_t *c, const micro_entry_t *e, size_t n)
 {
+    int       bad = 0;
     char      buf[64], frac[16];
     int64_t   secs, days, y;
     int32_t   nanos;
     unsigned  mo, d, rem;
 
-    secs = (int64_t) micro_last(e, n, 1, NULL);
-    nanos = (int32_t) micro_last(e, n, 2, NULL);
-    if (secs < MICRO_TIMESTAMP_MIN || secs > MICRO_TIMESTAMP_MAX
+    secs = (int64_t) micro_last(e, n, 1, &bad);
+    nanos = (int32_t) micro_last(e, n, 2, &bad);
+    if (bad || secs < MICRO_TIMESTAMP_MIN || secs > MICRO_TIMESTAMP_MAX
         || nanos < 0 || nanos > 999999999)
     {
         return micro_p2j_fail("timestamp out of range", NULL);
@@ -819,13 +829,14 @@ micro_p2j_timestamp(micro_p2j_t *c, const micro_entry_t *e, size_t n)
 static int
 micro_p2j_duration(micro_p2j_t *c, const micro_entry_t *e, size_t n)
 {
+    int      bad = 0;
     char     buf[64], frac[16];
     int64_t  secs;
     int32_t  nanos;
 
-    secs = (int64_t) micro_last(e, n, 1, NULL);
-    nanos = (int32_t) micro_last(e, n, 2, NULL);
-    if (secs < -MICRO_DURATION_MAX || secs > MICRO_DURATION_MAX
+    secs = (int64_t) micro_last(e, n, 1, &bad);
+    nanos = (int32_t) micro_last(e, n, 2, &bad);
+    if (bad || secs < -MICRO_DURATION_MAX || secs > MICRO_DURATION_MAX
         || nanos < -999999999 || nanos > 999999999
         || (secs > 0 && nanos < 0) || (secs < 0 && nanos > 0))
     {
@@ -862,13 +873,13 @@ micro_p2j_field_mask(micro_p2j_t *c, const micro_entry_t *e, size_t n)
                 && e[i].bytes.data[k + 1] <= 'z')
             {
                 MICRO_TRY(micro_buf_putc(c->out, e[i].bytes.data[++k] - 32));
-            } else if (ch == '"' || ch == '\\' || ch < 0x20
-                       || (ch >= 'A' && ch <= 'Z') || ch == '_')
+            } else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+                       || ch == '.')
             {
+                MICRO_TRY(micro_buf_putc(c->out, ch));
+            } else {
                 return micro_p2j_fail("field mask path cannot be written as "
                                       "JSON", NULL);
-            } else {
-                MICRO_TRY(micro_buf_putc(c->out, ch));
             }
         }
     }
@@ -1020,6 +1031,13 @@ micro_p2j_value_wkt(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     }
     if (best == n) {
         return micro_p2j_fail("google.protobuf.Value has no kind set", NULL);
+    }
+    if (e[best].wire != (e[best].number == 2 ? MICRO_WIRE_I64
+                         : e[best].number == 1 || e[best].number == 4
+                         ? MICRO_WIRE_VARINT : MICRO_WIRE_LEN))
+    {
+        return micro_p2j_fail("wrong wire type in google.protobuf.Value",
+                              NULL);
     }
     switch (e[best].number) {
     case 1:

@@ -46,9 +46,12 @@ static inline int
 micro_utf8_valid(const uint8_t *p, size_t len)
 {
     size_t          n;
-    const uint8_t  *end = p + len;
+    const uint8_t  *end;
 
-    while (p < end) {
+    if (len == 0) {
+        return 1;
+    }
+    for (end = p + len; p < end; ) {
         n = micro_utf8_seq(p, end);
         if (n == 0) {
             return 0;
