@@ -22,7 +22,7 @@ WARNINGS    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes
 GEN         := $(BUILD)/gen
 LIB_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -fPIC -pthread \
                -Ilibmicro/include -Ilibmicro/src -I$(GEN) $(EXTRA_CFLAGS)
-LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -lm -pthread
+LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -luv -lhttp_parser -lm -pthread
 PROTO_INC   := /usr/include
 LDFLAGS     += $(EXTRA_LDFLAGS)
 
@@ -41,14 +41,15 @@ MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
 MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
 
-.PHONY: all lib cli modules deps test test-valgrind demo bench fuzz \
+.PHONY: all lib cli modules examples deps test test-valgrind demo bench fuzz \
         install clean
 
-all: lib cli modules
+all: lib cli modules examples
 
 lib: $(BUILD)/libmicro.a $(BUILD)/libmicro.so $(BUILD)/libmicro.pc
 cli: $(BUILD)/bin/micro
 modules: $(MODULES)
+examples: $(BUILD)/bin/greeter $(BUILD)/bin/customer $(GEN)/proto/services.pb
 
 deps:
 	tools/setup-deps
@@ -151,6 +152,32 @@ $(BUILD)/bench/registry_bench: bench/registry_bench.c $(TEST_COMMON) \
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< $(TEST_COMMON) \
 	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# Services: a .proto becomes protobuf-c code (all libmicro needs to
+# register and serve its endpoints) and the service links libmicro.
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)/proto
+	protoc-c -Iproto -I$(PROTO_INC) --c_out=$(GEN)/proto $<
+
+$(BUILD)/bin/greeter: examples/greeter/main.c $(GEN)/proto/greeter.pb-c.c \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
+	    $(GEN)/proto/greeter.pb-c.c $(BUILD)/libmicro.a $(LIB_LIBS)
+
+$(BUILD)/bin/customer: examples/customer/main.c \
+        $(GEN)/proto/customer.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
+	    $(GEN)/proto/customer.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c \
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# One descriptor set of every proto/ file, for the gateway and tests.
+$(GEN)/proto/services.pb: $(wildcard proto/*.proto)
+	@mkdir -p $(GEN)/proto
+	protoc -Iproto -I$(PROTO_INC) --include_imports \
+	    --descriptor_set_out=$@ $^
 
 # libFuzzer build of the transcoder (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \

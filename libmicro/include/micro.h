@@ -11,5 +11,10 @@
 #include "micro/cache.h"
 #include "micro/selector.h"
 #include "micro/resolver.h"
+#include "micro/pb.h"
+#include "micro/transcode.h"
+#include "micro/rpc_error.h"
+#include "micro/server.h"
+#include "micro/client.h"
 
 #endif

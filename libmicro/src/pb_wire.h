@@ -92,10 +92,6 @@ micro_le_get(const uint8_t *p, size_t n)
 }
 
 
-/* Buffers: 0 or MICRO_ENOMEM. */
-int micro_buf_reserve(micro_buf_t *b, size_t n);
-int micro_buf_append(micro_buf_t *b, const void *data, size_t n);
-
 static inline int
 micro_buf_putc(micro_buf_t *b, uint8_t c)
 {

@@ -45,6 +45,10 @@ typedef struct {
 
 void micro_buf_free(micro_buf_t *b);
 
+/* Room for n more bytes; appending n bytes. 0 or MICRO_ENOMEM. */
+int micro_buf_reserve(micro_buf_t *b, size_t n);
+int micro_buf_append(micro_buf_t *b, const void *data, size_t n);
+
 typedef struct {
     unsigned                    emit_defaults:1;   /* output zero values */
     unsigned                    proto_names:1;     /* output proto names */

@@ -1,0 +1,140 @@
+/*
+ * customer: Customer.Orders {"customerId": "c42", "limit": 2} -> orders with
+ * nested messages, repeated items, a map of labels, an enum, 64-bit ids
+ * and Timestamps, made up from the customer id so answers are repeatable.
+ *
+ *   build/bin/customer [--registry redis://127.0.0.1:6379/0] [--address ...]
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <micro.h>
+
+#include "customer.pb-c.h"
+
+typedef Go__Micro__Srv__Customer__Order           order_t;
+typedef Go__Micro__Srv__Customer__Item            item_t;
+typedef Go__Micro__Srv__Customer__Money           money_t;
+typedef Go__Micro__Srv__Customer__Order__LabelsEntry  label_t;
+typedef Google__Protobuf__Timestamp         timestamp_t;
+
+#define NEW(r, type, init)                                                   \
+    ({ type *p_ = micro_request_alloc(r, sizeof(type));                     \
+       if (p_) { type i_ = init; *p_ = i_; } p_; })
+
+
+static money_t *
+money(micro_request_t *r, int64_t units, int32_t nanos)
+{
+    money_t  *m = NEW(r, money_t, GO__MICRO__SRV__CUSTOMER__MONEY__INIT);
+
+    if (m) {
+        m->currency = "EUR";
+        m->units = units;
+        m->nanos = nanos;
+    }
+    return m;
+}
+
+
+static order_t *
+make_order(micro_request_t *r, const char *customer, int n)
+{
+    order_t      *o;
+    item_t       *item;
+    label_t      *label;
+    timestamp_t  *ts;
+
+    o = NEW(r, order_t, GO__MICRO__SRV__CUSTOMER__ORDER__INIT);
+    item = NEW(r, item_t, GO__MICRO__SRV__CUSTOMER__ITEM__INIT);
+    label = NEW(r, label_t, GO__MICRO__SRV__CUSTOMER__ORDER__LABELS_ENTRY__INIT);
+    ts = NEW(r, timestamp_t, GOOGLE__PROTOBUF__TIMESTAMP__INIT);
+    o->items = micro_request_alloc(r, sizeof(item_t *));
+    o->labels = micro_request_alloc(r, sizeof(label_t *));
+    if (!o || !item || !label || !ts || !o->items || !o->labels) {
+        return NULL;
+    }
+
+    /* ids above 2^53 show why 64-bit integers travel as JSON strings */
+    o->id = 9007199254740993LL + n;
+    o->status = n % 2 ? GO__MICRO__SRV__CUSTOMER__STATUS__SHIPPED
+                      : GO__MICRO__SRV__CUSTOMER__STATUS__DELIVERED;
+    item->sku = micro_request_printf(r, "sku-%s-%d", customer, n);
+    item->quantity = n + 1;
+    item->price = money(r, 10 + n, 500000000);
+    o->n_items = 1;
+    o->items[0] = item;
+    label->key = "channel";
+    label->value = n % 2 ? "web" : "store";
+    o->n_labels = 1;
+    o->labels[0] = label;
+    ts->seconds = 1700000000 + 86400 * n;
+    ts->nanos = 0;
+    o->created_at = ts;
+    o->total = money(r, (10 + n) * (n + 1), 0);
+    return o;
+}
+
+
+static int
+customer_orders(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    int                                    i, limit;
+    const Go__Micro__Srv__Customer__OrdersRequest  *req = (const void *) in;
+    Go__Micro__Srv__Customer__OrdersResponse      *resp = (void *) out;
+
+    (void) data;
+    if (req->customer_id[0] == '\0') {
+        return micro_request_fail(r, 400, "customer_id is required");
+    }
+    if (strcmp(req->customer_id, "nobody") == 0) {
+        return micro_request_fail(r, 404, "customer %s not found",
+                                  req->customer_id);
+    }
+    limit = req->limit > 0 ? req->limit : 2;
+    if (limit > 100) {
+        return micro_request_fail(r, 400, "limit must be at most 100");
+    }
+
+    resp->customer_id = micro_request_strdup(r, req->customer_id);
+    resp->orders = micro_request_alloc(r, limit * sizeof(order_t *));
+    if (resp->orders == NULL) {
+        return micro_request_fail(r, 500, "out of memory");
+    }
+    for (i = 0; i < limit; i++) {
+        resp->orders[i] = make_order(r, req->customer_id, i);
+        if (resp->orders[i] == NULL) {
+            return micro_request_fail(r, 500, "out of memory");
+        }
+    }
+    resp->n_orders = limit;
+    resp->total_count = 1000000000000LL;
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    micro_server_t          *s;
+    micro_server_options_t   o;
+
+    micro_server_options_init(&o, "go.micro.srv.customer");
+    if (micro_server_options_args(&o, argc, argv) != 0
+        || micro_server_new(&o, &s) != 0)
+    {
+        return 2;
+    }
+    micro_server_handle(s, "Customer.Orders",
+                        &go__micro__srv__customer__orders_request__descriptor,
+                        &go__micro__srv__customer__orders_response__descriptor,
+                        customer_orders, NULL);
+    if (micro_server_run(s) != 0) {
+        fprintf(stderr, "customer: %s\n", micro_error_detail());
+        return 1;
+    }
+    micro_server_free(s);
+    return 0;
+}

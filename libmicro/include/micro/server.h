@@ -1,0 +1,114 @@
+/*
+ * SRV services: handlers for endpoints named like "Customer.Orders", served
+ * over the micro HTTP transport (README, "Wire protocol") and registered
+ * in the registry with a heartbeat.
+ *
+ *   micro_server_options_t  o;
+ *   micro_server_t         *s;
+ *
+ *   micro_server_options_init(&o, "go.micro.srv.greeter");
+ *   micro_server_options_args(&o, argc, argv);      // --registry, ...
+ *   micro_server_new(&o, &s);
+ *   micro_server_handle(s, "Say.Hello", &say__request__descriptor,
+ *                       &say__response__descriptor, say_hello, NULL);
+ *   return micro_server_run(s);        // until SIGINT or SIGTERM
+ *
+ * Threads: every core gets an I/O thread; handlers run on a pool of
+ * worker threads (micro_server_options_t.workers, default 64), so one that
+ * blocks stalls no other connection. With workers = 0 handlers run on the
+ * I/O threads themselves: faster for handlers that never block.
+ */
+
+#ifndef MICRO_SERVER_H
+#define MICRO_SERVER_H
+
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "micro/service.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MICRO_SERVER_MAX_BODY  (4 * 1024 * 1024)
+
+typedef struct {
+    const char         *name;        /* "go.micro.srv.greeter" */
+    const char         *version;     /* default "latest" */
+    const char         *address;     /* listen on; default "127.0.0.1:0" */
+    const char         *advertise;   /* registered; default: bound address */
+    const char         *registry;    /* URL; NULL: $MICRO_REGISTRY/default */
+    int                 ttl_ms;      /* default 30000 */
+    size_t              max_body;    /* default 4 MiB */
+    int                 threads;     /* I/O threads; default: cores */
+    int                 workers;     /* handler threads; 0: run inline */
+    micro_metadata_t    metadata;    /* node metadata */
+} micro_server_options_t;
+
+typedef struct micro_server_s   micro_server_t;
+typedef struct micro_request_s  micro_request_t;
+
+/*
+ * A handler fills resp (already initialised) from req and returns 0, or
+ * returns micro_request_fail(). Memory for resp's fields comes from
+ * micro_request_alloc()/micro_request_strdup() (freed after the reply) or
+ * is static; the server never frees what resp points to.
+ */
+typedef int (*micro_handler_t)(micro_request_t *r, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, void *data);
+
+void micro_server_options_init(micro_server_options_t *o, const char *name);
+
+/*
+ * Reads --registry URL, --address HOST:PORT, --advertise HOST:PORT,
+ * --version V, --ttl SECONDS, --threads N, --workers N from argv (both
+ * "--opt v" and "--opt=v"). Returns 0, or -1 after printing usage.
+ */
+int micro_server_options_args(micro_server_options_t *o, int argc,
+    char **argv);
+
+int micro_server_new(const micro_server_options_t *o, micro_server_t **s);
+void micro_server_free(micro_server_t *s);
+
+int micro_server_handle(micro_server_t *s, const char *endpoint,
+    const ProtobufCMessageDescriptor *request,
+    const ProtobufCMessageDescriptor *response, micro_handler_t handler,
+    void *data);
+
+/*
+ * Listens, registers (with a heartbeat every TTL/3), serves until SIGINT
+ * or SIGTERM or micro_server_stop(), then deregisters first, finishes the
+ * requests in flight and returns 0.
+ */
+int micro_server_run(micro_server_t *s);
+
+/* From any thread: the same shutdown as a signal. */
+void micro_server_stop(micro_server_t *s);
+
+/* The bound "host:port", once running. */
+const char *micro_server_address(micro_server_t *s);
+
+/* --- inside a handler ---------------------------------------------------- */
+
+/* A request header (metadata), case-insensitive; NULL when absent. */
+const char *micro_request_header(micro_request_t *r, const char *name);
+const char *micro_request_endpoint(micro_request_t *r);
+
+/* Memory that lives until the reply has been written. */
+void *micro_request_alloc(micro_request_t *r, size_t size);
+char *micro_request_strdup(micro_request_t *r, const char *s);
+char *micro_request_printf(micro_request_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Makes the reply go-micro's error {id: service name, code, detail};
+ * returns -1 for the handler to return. */
+int micro_request_fail(micro_request_t *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * Connections: HTTP/1.1 requests parsed with http-parser, pipelined
+ * requests answered in order, keepalive, and the hand-off of each request
+ * to a worker thread (or its execution in place).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "micro/error.h"
+#include "pb_wire.h"
+#include "server_internal.h"
+
+static int micro_conn_on_message_begin(http_parser *p);
+static int micro_conn_on_header_field(http_parser *p, const char *at,
+    size_t len);
+static int micro_conn_on_header_value(http_parser *p, const char *at,
+    size_t len);
+static int micro_conn_on_headers_complete(http_parser *p);
+static int micro_conn_on_body(http_parser *p, const char *at, size_t len);
+static int micro_conn_on_message_complete(http_parser *p);
+static void micro_conn_flush(micro_conn_t *c);
+
+static const http_parser_settings  micro_conn_settings = {
+    .on_message_begin = micro_conn_on_message_begin,
+    .on_header_field = micro_conn_on_header_field,
+    .on_header_value = micro_conn_on_header_value,
+    .on_headers_complete = micro_conn_on_headers_complete,
+    .on_body = micro_conn_on_body,
+    .on_message_complete = micro_conn_on_message_complete,
+};
+
+typedef struct {
+    uv_write_t       req;
+    uv_buf_t         buf;
+    micro_conn_t    *conn;
+    int              close;
+} micro_write_t;
+
+
+static void
+micro_conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void) h;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+
+static void
+micro_conn_free(micro_conn_t *c)
+{
+    micro_request_t  *r, *next;
+
+    for (r = c->head; r; r = next) {
+        next = r->next;
+        micro_request_free(r);
+    }
+    if (c->parsing) {
+        micro_request_free(c->parsing);
+    }
+    micro_buf_free(&c->field);
+    micro_buf_free(&c->value);
+    free(c);
+}
+
+
+static void
+micro_conn_on_close(uv_handle_t *h)
+{
+    micro_conn_t  *c = h->data;
+
+    c->closed = 1;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (c->io->conns == c) {
+        c->io->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    c->prev = c->next = NULL;
+
+    /* requests in worker threads come back to a closed connection */
+    if (c->working == 0) {
+        micro_conn_free(c);
+    }
+}
+
+
+static void
+micro_conn_close(micro_conn_t *c)
+{
+    if (!c->closing) {
+        c->closing = 1;
+    }
+    if (!uv_is_closing((uv_handle_t *) &c->tcp)) {
+        uv_close((uv_handle_t *) &c->tcp, micro_conn_on_close);
+    }
+}
+
+
+/* Closes now if nothing is pending, else after the last reply. */
+void
+micro_conn_shutdown(micro_conn_t *c)
+{
+    c->closing = 1;
+    if (c->head == NULL && c->parsing == NULL) {
+        micro_conn_close(c);
+    }
+}
+
+
+static micro_request_t *
+micro_request_new(micro_conn_t *c)
+{
+    micro_request_t  *r;
+
+    r = calloc(1, sizeof(*r));
+    if (r) {
+        r->conn = c;
+        r->server = c->io->server;
+    }
+    return r;
+}
+
+
+static int
+micro_conn_on_message_begin(http_parser *p)
+{
+    micro_conn_t  *c = p->data;
+
+    c->parsing = micro_request_new(c);
+    c->header_state = 0;
+    return c->parsing ? 0 : -1;
+}
+
+
+/* Stores the header collected so far. */
+static int
+micro_conn_header_done(micro_conn_t *c)
+{
+    micro_request_t  *r = c->parsing;
+    micro_pair_t     *items;
+
+    if (c->header_state != 2) {
+        return 0;
+    }
+    c->header_state = 0;
+    if (r->headers.len == MICRO_SERVER_HEADERS) {
+        micro_request_set_error(r, "go.micro.server", 400, "too many "
+                                "headers");
+        return -1;
+    }
+    items = realloc(r->headers.items,
+                    (r->headers.len + 1) * sizeof(micro_pair_t));
+    if (items == NULL) {
+        return -1;
+    }
+    r->headers.items = items;
+    items[r->headers.len].key = strndup((char *) c->field.data, c->field.len);
+    items[r->headers.len].value = strndup((char *) c->value.data,
+                                          c->value.len);
+    r->headers.len++;
+    return 0;
+}
+
+
+static int
+micro_conn_on_header_field(http_parser *p, const char *at, size_t len)
+{
+    micro_conn_t  *c = p->data;
+
+    if (c->header_state == 2 && micro_conn_header_done(c) != 0) {
+        return -1;
+    }
+    if (c->header_state == 0) {
+        c->field.len = 0;
+        c->value.len = 0;
+        c->header_state = 1;
+    }
+    return micro_buf_append(&c->field, at, len) == MICRO_OK ? 0 : -1;
+}
+
+
+static int
+micro_conn_on_header_value(http_parser *p, const char *at, size_t len)
+{
+    micro_conn_t  *c = p->data;
+
+    c->header_state = 2;
+    return micro_buf_append(&c->value, at, len) == MICRO_OK ? 0 : -1;
+}
+
+
+static int
+micro_conn_on_headers_complete(http_parser *p)
+{
+    micro_conn_t     *c = p->data;
+    micro_request_t  *r = c->parsing;
+    size_t            max = r->server->opts.max_body;
+
+    if (micro_conn_header_done(c) != 0) {
+        return -1;
+    }
+    r->keep_alive = http_should_keep_alive(p);
+    if (p->method != HTTP_POST) {
+        micro_request_set_error(r, "go.micro.server", 405, "method %s not "
+                                "allowed", http_method_str(p->method));
+    }
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > max) {
+        micro_request_set_error(r, "go.micro.server", 413, "request body of "
+                                "%llu bytes is over the limit of %zu",
+                                (unsigned long long) p->content_length, max);
+        return -1;
+    }
+    if ((p->flags & F_CONTENTLENGTH)
+        && micro_buf_reserve(&r->body, p->content_length) != MICRO_OK)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+micro_conn_on_body(http_parser *p, const char *at, size_t len)
+{
+    micro_conn_t     *c = p->data;
+    micro_request_t  *r = c->parsing;
+
+    if (r->body.len + len > r->server->opts.max_body) {
+        micro_request_set_error(r, "go.micro.server", 413, "request body is "
+                                "over the limit of %zu",
+                                r->server->opts.max_body);
+        return -1;
+    }
+    return micro_buf_append(&r->body, at, len) == MICRO_OK ? 0 : -1;
+}
+
+
+static void
+micro_conn_work(uv_work_t *w)
+{
+    micro_request_execute(w->data);
+}
+
+
+static void
+micro_conn_after_work(uv_work_t *w, int status)
+{
+    micro_request_t  *r = w->data;
+    micro_conn_t     *c = r->conn;
+
+    (void) status;
+    c->working--;
+    r->done = 1;
+    if (c->closed) {
+        if (c->working == 0) {
+            micro_conn_free(c);           /* frees r, still queued */
+        }
+        return;
+    }
+    micro_conn_flush(c);
+}
+
+
+static int
+micro_conn_on_message_complete(http_parser *p)
+{
+    micro_conn_t     *c = p->data;
+    micro_request_t  *r = c->parsing;
+
+    c->parsing = NULL;
+    if (c->tail) {
+        c->tail->next = r;
+    } else {
+        c->head = r;
+    }
+    c->tail = r;
+    c->queued++;
+
+    micro_request_route(r);
+    if (r->status || r->server->opts.workers == 0) {
+        micro_request_execute(r);
+        r->done = 1;
+    } else {
+        r->work.data = r;
+        c->working++;
+        if (uv_queue_work(&c->io->loop, &r->work, micro_conn_work,
+                          micro_conn_after_work) != 0)
+        {
+            c->working--;
+            micro_request_set_error(r, "go.micro.server", 503, "cannot "
+                                    "queue the request");
+            r->done = 1;
+        }
+    }
+    /* stop after this message when the connection will not be kept */
+    if (!r->keep_alive) {
+        c->closing = 1;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+
+static void
+micro_conn_on_write(uv_write_t *req, int status)
+{
+    micro_write_t  *w = (micro_write_t *) req;
+    micro_conn_t   *c = w->conn;
+
+    free(w->buf.base);
+    if (status != 0 || (w->close && c->head == NULL)) {
+        micro_conn_close(c);
+    }
+    free(w);
+}
+
+
+/* The status line, headers and body of r, in one buffer. */
+static int
+micro_conn_write(micro_conn_t *c, micro_request_t *r, int last)
+{
+    int              n;
+    char             head[1024];
+    const char      *id, *ct;
+    micro_buf_t      out = { 0 }, err = { 0 };
+    micro_write_t   *w;
+
+    if (r->status != 200) {
+        micro_rpc_error_json(&r->error, &err);
+        micro_buf_free(&r->reply);
+        r->reply = err;
+        memset(&err, 0, sizeof(err));
+    }
+    ct = r->json || r->status != 200 ? "application/json"
+                                     : "application/protobuf";
+    id = micro_request_header(r, "Micro-Id");
+
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "%s%.*s%s"
+                 "%s",
+                 r->status, micro_http_status_text(r->status), ct,
+                 r->reply.len,
+                 id ? "Micro-Id: " : "", id ? 200 : 0, id ? id : "",
+                 id ? "\r\n" : "",
+                 last ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t) n >= sizeof(head)
+        || micro_buf_append(&out, head, n) != MICRO_OK
+        || (r->status != 200
+            && (micro_buf_append(&out, "Micro-Error: ", 13) != MICRO_OK
+                || micro_buf_append(&out, r->reply.data, r->reply.len)
+                   != MICRO_OK
+                || micro_buf_append(&out, "\r\n", 2) != MICRO_OK))
+        || micro_buf_append(&out, "\r\n", 2) != MICRO_OK
+        || micro_buf_append(&out, r->reply.data, r->reply.len) != MICRO_OK)
+    {
+        micro_buf_free(&out);
+        return -1;
+    }
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        micro_buf_free(&out);
+        return -1;
+    }
+    w->conn = c;
+    w->close = last;
+    w->buf = uv_buf_init((char *) out.data, (unsigned) out.len);
+    if (uv_write(&w->req, (uv_stream_t *) &c->tcp, &w->buf, 1,
+                 micro_conn_on_write) != 0)
+    {
+        free(w->buf.base);
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+
+static void micro_conn_on_read(uv_stream_t *s, ssize_t nread,
+    const uv_buf_t *buf);
+
+
+/* Writes the replies that are ready, in request order. */
+static void
+micro_conn_flush(micro_conn_t *c)
+{
+    int               last;
+    micro_request_t  *r;
+
+    while ((r = c->head) && r->done) {
+        c->head = r->next;
+        if (c->head == NULL) {
+            c->tail = NULL;
+        }
+        c->queued--;
+        last = !r->keep_alive || (c->closing && c->head == NULL);
+        if (micro_conn_write(c, r, last) != 0) {
+            micro_request_free(r);
+            micro_conn_close(c);
+            return;
+        }
+        micro_request_free(r);
+        if (last) {
+            return;
+        }
+    }
+
+    /* reading was paused while the pipeline was full */
+    if (!c->reading && !c->closing && c->queued < MICRO_SERVER_PIPELINE / 2) {
+        c->reading = 1;
+        uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
+                      micro_conn_on_read);
+    }
+    if (c->closing && c->head == NULL && c->parsing == NULL) {
+        micro_conn_close(c);
+    }
+}
+
+
+/* A request that could not be parsed: 400 (or 413), then close. */
+static void
+micro_conn_reject(micro_conn_t *c)
+{
+    micro_request_t  *r = c->parsing;
+
+    if (r == NULL) {
+        r = micro_request_new(c);
+        if (r == NULL) {
+            micro_conn_close(c);
+            return;
+        }
+    }
+    c->parsing = NULL;
+    if (r->status == 0) {
+        micro_request_set_error(r, "go.micro.server", 400, "malformed HTTP "
+                                "request: %s",
+                                http_errno_description(
+                                    HTTP_PARSER_ERRNO(&c->parser)));
+    }
+    r->json = 1;
+    r->keep_alive = 0;
+    r->done = 1;
+    if (c->tail) {
+        c->tail->next = r;
+    } else {
+        c->head = r;
+    }
+    c->tail = r;
+    c->queued++;
+    c->closing = 1;
+    micro_conn_flush(c);
+}
+
+
+static void
+micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    size_t         parsed;
+    micro_conn_t  *c = s->data;
+
+    if (nread < 0) {
+        free(buf->base);
+        /* the peer went away: finish what is queued, then close */
+        uv_read_stop(s);
+        c->reading = 0;
+        if (c->parsing) {
+            micro_request_free(c->parsing);
+            c->parsing = NULL;
+        }
+        micro_conn_shutdown(c);
+        return;
+    }
+    if (nread == 0 || c->closing) {
+        free(buf->base);
+        return;
+    }
+
+    parsed = http_parser_execute(&c->parser, &micro_conn_settings, buf->base,
+                                 (size_t) nread);
+    free(buf->base);
+
+    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+        uv_read_stop(s);                  /* the last request of this conn */
+        c->reading = 0;
+    } else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK
+               || c->parser.upgrade || parsed != (size_t) nread)
+    {
+        uv_read_stop(s);
+        c->reading = 0;
+        micro_conn_reject(c);
+        return;
+    }
+    if (c->queued >= MICRO_SERVER_PIPELINE && c->reading) {
+        uv_read_stop(s);                  /* back-pressure */
+        c->reading = 0;
+    }
+    micro_conn_flush(c);
+}
+
+
+void
+micro_server_on_connection(uv_stream_t *listener, int status)
+{
+    micro_io_t    *io = listener->data;
+    micro_conn_t  *c;
+
+    if (status != 0 || io->stopping) {
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return;
+    }
+    c->io = io;
+    uv_tcp_init(&io->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(listener, (uv_stream_t *) &c->tcp) != 0) {
+        uv_close((uv_handle_t *) &c->tcp, micro_conn_on_close);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+
+    c->next = io->conns;
+    if (io->conns) {
+        io->conns->prev = c;
+    }
+    io->conns = c;
+
+    c->reading = 1;
+    uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
+                  micro_conn_on_read);
+}

@@ -1,0 +1,105 @@
+/* Internal: the server's threads, connections and requests. */
+
+#ifndef MICRO_SERVER_INTERNAL_H
+#define MICRO_SERVER_INTERNAL_H
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include "micro/heartbeat.h"
+#include "micro/pb.h"
+#include "micro/rpc_error.h"
+#include "micro/server.h"
+
+#define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
+#define MICRO_SERVER_HEADERS   100     /* headers per request */
+
+typedef struct micro_conn_s  micro_conn_t;
+
+typedef struct {
+    char                              *name;
+    const ProtobufCMessageDescriptor  *request;
+    const ProtobufCMessageDescriptor  *response;
+    const micro_pb_message_t          *request_type;
+    const micro_pb_message_t          *response_type;
+    micro_handler_t                    handler;
+    void                              *data;
+} micro_endpoint_handler_t;
+
+/* One I/O thread: its loop, its listening socket, its connections. */
+typedef struct {
+    micro_server_t                    *server;
+    uv_loop_t                          loop;
+    uv_tcp_t                           listener;
+    uv_async_t                         wakeup;
+    uv_thread_t                        thread;
+    int                                fd;
+    int                                stopping;
+    micro_conn_t                      *conns;
+} micro_io_t;
+
+struct micro_server_s {
+    micro_server_options_t             opts;
+    micro_endpoint_handler_t          *endpoints;
+    size_t                             nendpoints;
+    micro_pb_pool_t                   *pool;
+    micro_io_t                        *io;
+    int                                nio;
+    char                               address[300];
+    uv_loop_t                          control;
+    uv_signal_t                        sigint;
+    uv_signal_t                        sigterm;
+    uv_async_t                         stop;
+    int                                running;
+};
+
+struct micro_request_s {
+    micro_conn_t                      *conn;
+    micro_request_t                   *next;
+    micro_server_t                    *server;
+    int                                done;
+    int                                keep_alive;
+    int                                json;
+    micro_metadata_t                   headers;
+    micro_buf_t                        body;
+    const micro_endpoint_handler_t    *endpoint;
+    const char                        *endpoint_name;
+    micro_buf_t                        reply;
+    int                                status;      /* 0 until decided */
+    micro_rpc_error_t                  error;
+    void                             **blocks;      /* micro_request_alloc */
+    size_t                             nblocks;
+    uv_work_t                          work;
+};
+
+struct micro_conn_s {
+    micro_io_t                        *io;
+    uv_tcp_t                           tcp;
+    http_parser                        parser;
+    micro_request_t                   *parsing;
+    micro_request_t                   *head;
+    micro_request_t                   *tail;
+    size_t                             queued;
+    size_t                             working;     /* in worker threads */
+    int                                closing;
+    int                                closed;
+    int                                reading;
+    int                                header_state; /* 1 field, 2 value */
+    micro_buf_t                        field;
+    micro_buf_t                        value;
+    micro_conn_t                      *prev;
+    micro_conn_t                      *next;
+};
+
+/* server_conn.c */
+void micro_server_on_connection(uv_stream_t *listener, int status);
+void micro_conn_shutdown(micro_conn_t *c);
+
+/* server_call.c: decides r->status and fills r->reply */
+void micro_request_route(micro_request_t *r);
+void micro_request_execute(micro_request_t *r);
+void micro_request_set_error(micro_request_t *r, const char *id, int code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void micro_request_free(micro_request_t *r);
+
+#endif
