@@ -34,7 +34,8 @@ LIB_HDRS    := $(wildcard libmicro/include/*.h libmicro/include/micro/*.h \
                           libmicro/src/*.h)
 
 TEST_SRCS   := $(wildcard libmicro/test/test_*.c)
-TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%)
+TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%) \
+               $(BUILD)/test/testsrv
 TEST_COMMON := libmicro/test/redis_fixture.c
 
 MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
@@ -128,6 +129,16 @@ $(BUILD)/test/test_transcode: libmicro/test/test_transcode.c \
 	$(CC) $(LIB_CFLAGS) -DMICRO_TEST_DESCRIPTOR_SET='"$(GEN)/everything.pb"' \
 	    $(LDFLAGS) -o $@ $< $(BUILD)/proto/everything.pb-c.o $(WKT_OBJS) \
 	    $(BUILD)/libmicro.a $(LIB_LIBS) -lcmocka
+
+$(GEN)/testsvc.pb-c.c $(GEN)/testsvc.pb-c.h: libmicro/test/proto/testsvc.proto
+	@mkdir -p $(GEN)
+	protoc-c -Ilibmicro/test/proto --c_out=$(GEN) $<
+
+$(BUILD)/test/testsrv: libmicro/test/testsrv.c $(GEN)/testsvc.pb-c.c \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(GEN)/testsvc.pb-c.c \
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
 
 $(BUILD)/test/%: libmicro/test/%.c $(TEST_COMMON) \
                  libmicro/test/redis_fixture.h $(BUILD)/libmicro.a

@@ -6,6 +6,9 @@
  *   micro [--registry URL] register service 'JSON' [--ttl 30s]
  *   micro [--registry URL] deregister service 'JSON'
  *   micro [--registry URL] watch
+ *   micro [--registry URL] call SERVICE ENDPOINT 'JSON' [--address A]
+ *         [--timeout 5s] [--metadata k=v ...]
+ *   micro [--registry URL] health SERVICE
  */
 
 #include <signal.h>
@@ -16,13 +19,19 @@
 #include <micro.h>
 
 #define MICRO_CLI_MAX_ARGS  8
+#define MICRO_CLI_MAX_META  32
 
 typedef struct {
     const char         *registry;
     const char         *ttl;
+    const char         *address;
+    const char         *timeout;
     int                 json;
     int                 argc;
     const char         *argv[MICRO_CLI_MAX_ARGS];
+    size_t              nmetadata;
+    micro_pair_t        metadata[MICRO_CLI_MAX_META];
+    char                meta_buf[MICRO_CLI_MAX_META][256];
 } micro_cli_t;
 
 static micro_watcher_t  *micro_cli_watcher;
@@ -51,6 +60,9 @@ micro_cli_usage(void)
         " default: no expiry)\n"
         "  deregister service JSON           remove the nodes in JSON\n"
         "  watch                             print registry events\n"
+        "  call SERVICE ENDPOINT JSON        call an endpoint, print the reply\n"
+        "      [--address HOST:PORT] [--timeout 5s] [--metadata k=v]...\n"
+        "  health SERVICE                    Debug.Health on every node\n"
         "\n"
         "The registry is --registry, else $MICRO_REGISTRY, else "
         MICRO_REGISTRY_DEFAULT_URL ".\n");
@@ -86,6 +98,30 @@ micro_cli_duration(const char *s, int *ms)
 }
 
 
+/* --metadata key=value: an extra header on the call. */
+static int
+micro_cli_metadata(micro_cli_t *cli, const char *kv)
+{
+    char         *b;
+    const char   *eq = strchr(kv, '=');
+
+    if (eq == NULL || eq == kv || cli->nmetadata == MICRO_CLI_MAX_META
+        || strlen(kv) >= sizeof(cli->meta_buf[0]))
+    {
+        fprintf(stderr, "micro: invalid --metadata \"%s\" (want key=value)\n",
+                kv);
+        return -1;
+    }
+    b = cli->meta_buf[cli->nmetadata];
+    strcpy(b, kv);
+    b[eq - kv] = '\0';
+    cli->metadata[cli->nmetadata].key = b;
+    cli->metadata[cli->nmetadata].value = b + (eq - kv) + 1;
+    cli->nmetadata++;
+    return 0;
+}
+
+
 static int
 micro_cli_parse(micro_cli_t *cli, int argc, char **argv)
 {
@@ -102,6 +138,14 @@ micro_cli_parse(micro_cli_t *cli, int argc, char **argv)
             cli->ttl = argv[++i];
         } else if (strncmp(argv[i], "--ttl=", 6) == 0) {
             cli->ttl = argv[i] + 6;
+        } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
+            cli->address = argv[++i];
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            cli->timeout = argv[++i];
+        } else if (strcmp(argv[i], "--metadata") == 0 && i + 1 < argc) {
+            if (micro_cli_metadata(cli, argv[++i]) != 0) {
+                return -1;
+            }
         } else if (strncmp(argv[i], "--", 2) == 0
                    || cli->argc == MICRO_CLI_MAX_ARGS)
         {
@@ -263,6 +307,98 @@ micro_cli_watch(micro_registry_t *r)
 }
 
 
+/* Prints a failed call's go-micro error JSON on stderr. */
+static int
+micro_cli_call_failed(const micro_rpc_error_t *err)
+{
+    micro_buf_t  json = { 0 };
+
+    micro_rpc_error_json(err, &json);
+    fprintf(stderr, "%.*s\n", (int) json.len, (char *) json.data);
+    micro_buf_free(&json);
+    return 1;
+}
+
+
+static int
+micro_cli_call(const micro_cli_t *cli)
+{
+    int                     rc, timeout = 0;
+    micro_buf_t             reply = { 0 };
+    micro_client_t         *c;
+    micro_rpc_error_t       err;
+    micro_call_options_t    co = { 0 };
+    micro_client_options_t  o = { 0 };
+
+    if (cli->timeout && micro_cli_duration(cli->timeout, &timeout) != 0) {
+        fprintf(stderr, "micro: invalid --timeout \"%s\"\n", cli->timeout);
+        return 2;
+    }
+    o.registry = cli->registry;
+    o.timeout_ms = timeout;
+    co.address = cli->address;
+    co.metadata = cli->metadata;
+    co.nmetadata = cli->nmetadata;
+    if (micro_client_new(&o, &c) != MICRO_OK) {
+        return micro_cli_fail("call");
+    }
+    rc = micro_client_call_raw(c, cli->argv[1], cli->argv[2],
+                               "application/json", cli->argv[3],
+                               strlen(cli->argv[3]), &co, &reply, &err);
+    if (rc == MICRO_OK) {
+        printf("%.*s\n", (int) reply.len, (char *) reply.data);
+    }
+    micro_buf_free(&reply);
+    micro_client_free(c);
+    return rc == MICRO_OK ? 0 : micro_cli_call_failed(&err);
+}
+
+
+/* Debug.Health on each node of the service, by address. */
+static int
+micro_cli_health(micro_registry_t *r, const micro_cli_t *cli)
+{
+    int                     rc, failed = 0;
+    size_t                  i, j;
+    micro_buf_t             reply = { 0 };
+    micro_client_t         *c;
+    micro_rpc_error_t       err;
+    micro_service_list_t    list;
+    micro_call_options_t    co = { 0 };
+
+    if (micro_registry_get(r, cli->argv[1], &list) != MICRO_OK) {
+        return micro_cli_fail("health");
+    }
+    if (micro_client_new(NULL, &c) != MICRO_OK) {
+        micro_service_list_free(&list);
+        return micro_cli_fail("health");
+    }
+    printf("service  %s\n", cli->argv[1]);
+    for (i = 0; i < list.len; i++) {
+        printf("\nversion %s\n\nnode\t\taddress:port\t\tstatus\n",
+               list.items[i].version ? list.items[i].version : "");
+        for (j = 0; j < list.items[i].nnodes; j++) {
+            co.address = list.items[i].nodes[j].address;
+            reply.len = 0;
+            rc = micro_client_call_raw(c, cli->argv[1], "Debug.Health",
+                                       "application/json", "{}", 2, &co,
+                                       &reply, &err);
+            printf("%s\t\t%s\t\t", list.items[i].nodes[j].id, co.address);
+            if (rc == MICRO_OK) {
+                printf("%.*s\n", (int) reply.len, (char *) reply.data);
+            } else {
+                printf("%s\n", err.detail);
+                failed = 1;
+            }
+        }
+    }
+    micro_buf_free(&reply);
+    micro_client_free(c);
+    micro_service_list_free(&list);
+    return failed;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -297,6 +433,10 @@ main(int argc, char **argv)
         rc = micro_cli_register(r, &cli, 0);
     } else if (cli.argc == 1 && strcmp(cli.argv[0], "watch") == 0) {
         rc = micro_cli_watch(r);
+    } else if (cli.argc == 4 && strcmp(cli.argv[0], "call") == 0) {
+        rc = micro_cli_call(&cli);
+    } else if (cli.argc == 2 && strcmp(cli.argv[0], "health") == 0) {
+        rc = micro_cli_health(r, &cli);
     } else {
         rc = micro_cli_usage();
     }

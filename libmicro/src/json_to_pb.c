@@ -47,6 +47,11 @@ micro_j2p_fail(micro_j2p_t *j, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
+    /* whatever was expected, running out of input is the real story */
+    if (j->p >= j->end && j->end > j->start) {
+        snprintf(msg, sizeof(msg), "unexpected end of JSON");
+    }
+
     if (j->field) {
         return micro_error_set(MICRO_EPARSE, "field \"%s\": %s (at offset "
                                "%zu)", j->field, msg,

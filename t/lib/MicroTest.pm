@@ -157,6 +157,86 @@ sub redis_url {
     return "redis://127.0.0.1:$self->{redis_port}/0";
 }
 
+# --- services ------------------------------------------------------------
+
+# Starts a libmicro service binary (build/bin/NAME or build/test/NAME) on a
+# free loopback port, registered in this test's redis; returns its pid and
+# address once it listens.
+sub service {
+    my ($self, $bin, @args) = @_;
+    my $path = -x "$BUILD/bin/$bin" ? "$BUILD/bin/$bin" : "$BUILD/test/$bin";
+    my $port = free_port();
+    my $log = "$bin-$port";
+    my $pid = $self->spawn($log, $self->valgrind_prefix($log), $path,
+        '--registry', $self->redis_url, '--address', "127.0.0.1:$port",
+        @args);
+    wait_until(sub { read_file("$self->{dir}/$log.log") =~ /listening on/ },
+        "$bin listening") or die "$bin did not start:\n"
+        . read_file("$self->{dir}/$log.log");
+    return ($pid, "127.0.0.1:$port");
+}
+
+# One HTTP exchange on a new connection: (status, headers hash, body).
+sub raw_call {
+    my ($self, $address, $request) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $address, Timeout => $TIMEOUT)
+        or die "connect $address: $!";
+    print $s $request;
+    my @r = read_response($s);
+    close $s;
+    return @r;
+}
+
+# A micro transport request as bytes.
+sub rpc_request {
+    my (%o) = @_;
+    my $body = $o{body} // '';
+    my $h = "POST / HTTP/1.1\r\nHost: x\r\n"
+        . "Content-Type: " . ($o{type} || 'application/json') . "\r\n"
+        . ($o{service} ? "Micro-Service: $o{service}\r\n" : '')
+        . "Micro-Endpoint: $o{endpoint}\r\n"
+        . join('', map { "$_\r\n" } @{ $o{headers} || [] })
+        . "Content-Length: " . length($body) . "\r\n\r\n";
+    return $h . $body;
+}
+
+# Reads one response (Content-Length framed) from a socket.
+sub read_response {
+    my ($s) = @_;
+    local $/ = "\r\n";
+    my $status = <$s> // return (0, {}, '');
+    my ($code) = $status =~ m{^HTTP/1\.1 (\d+)};
+    my %h;
+    while (my $line = <$s>) {
+        last if $line eq "\r\n";
+        $line =~ s/\r\n$//;
+        my ($k, $v) = split /:\s*/, $line, 2;
+        $h{lc $k} = $v;
+    }
+    my $body = '';
+    my $len = $h{'content-length'} // 0;
+    while (length($body) < $len) {
+        my $n = read($s, $body, $len - length($body), length($body));
+        last unless $n;
+    }
+    return ($code, \%h, $body);
+}
+
+# ESTABLISHED TCP connections whose local port is $port (from /proc).
+sub connections_to {
+    my ($port) = @_;
+    my $n = 0;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my @c = split;
+            next unless $c[1] && $c[1] =~ /:([0-9A-F]{4})$/;
+            $n++ if hex($1) == $port && $c[3] eq '01';
+        }
+    }
+    return $n;
+}
+
 # --- the micro CLI -------------------------------------------------------
 
 # Runs the CLI; returns (exit code, stdout, stderr).
