@@ -140,6 +140,13 @@ $(BUILD)/test/testsrv: libmicro/test/testsrv.c $(GEN)/testsvc.pb-c.c \
 	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(GEN)/testsvc.pb-c.c \
 	    $(BUILD)/libmicro.a $(LIB_LIBS)
 
+$(BUILD)/test/test_rpc: libmicro/test/test_rpc.c $(GEN)/testsvc.pb-c.c \
+        $(TEST_COMMON) $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< \
+	    $(GEN)/testsvc.pb-c.c $(TEST_COMMON) $(BUILD)/libmicro.a $(LIB_LIBS) \
+	    -lcmocka
+
 $(BUILD)/test/%: libmicro/test/%.c $(TEST_COMMON) \
                  libmicro/test/redis_fixture.h $(BUILD)/libmicro.a
 	@mkdir -p $(@D)

@@ -17,7 +17,8 @@
 #include "pb_wire.h"
 #include "utf8.h"
 
-#define MICRO_PB_DEPTH  100
+/* deeper than the JSON side's limit: what JSON encodes must decode */
+#define MICRO_PB_DEPTH  256
 
 typedef struct {
     const uint8_t                     *data;
@@ -1057,15 +1058,11 @@ micro_p2j_value_wkt(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     case 4:
         return micro_p2j_raw(c, e[best].value ? "true" : "false");
     default:
+        /* the depth was counted by micro_p2j_value_bytes() */
         MICRO_TRY(micro_index(&e[best].bytes, 1, &sub, &count,
                               "google.protobuf.Value"));
-        if (++c->depth > MICRO_PB_DEPTH) {
-            free(sub);
-            return micro_p2j_fail("nested too deeply", NULL);
-        }
         rc = e[best].number == 5 ? micro_p2j_struct(c, sub, count)
                                  : micro_p2j_list(c, sub, count);
-        c->depth--;
         free(sub);
         return rc;
     }
