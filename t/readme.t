@@ -1,0 +1,55 @@
+#!/usr/bin/perl
+# The README's "Writing an SRV service" compiles and runs as written: its
+# proto, C and build commands are taken from the README itself (blocks
+# marked "readme-test"), against this tree's libmicro through pkg-config.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MicroTest;
+
+my $t = MicroTest->new;
+my $dir = $t->dir;
+my $readme = MicroTest::read_file("$MicroTest::ROOT/README");
+
+my %block;
+while ($readme =~ /<!-- readme-test: (\S+) -->\n```\w*\n(.*?)```/sg) {
+    $block{$1} = $2;
+}
+ok($block{$_}, "README has the $_ block") for qw(greeter.proto main.c build);
+
+MicroTest::write_file("$dir/greeter.proto", $block{'greeter.proto'});
+MicroTest::write_file("$dir/main.c", $block{'main.c'});
+
+# libmicro.pc, pointed at this tree instead of /usr/local
+my $pc = MicroTest::read_file("$MicroTest::BUILD/libmicro.pc");
+$pc =~ s{^libdir=.*}{libdir=$MicroTest::BUILD}m;
+$pc =~ s{^includedir=.*}{includedir=$MicroTest::ROOT/libmicro/include}m;
+mkdir "$dir/pc";
+MicroTest::write_file("$dir/pc/libmicro.pc", $pc);
+
+my @build = grep { /^(protoc-c|cc) / } split /\n/, $block{build};
+is(scalar @build, 2, 'two build commands');
+for my $cmd (@build) {
+    my $out = `cd $dir && export PKG_CONFIG_PATH=$dir/pc && $cmd 2>&1`;
+    is($?, 0, "runs: $cmd") or diag($out);
+}
+
+$t->redis;
+local $ENV{MICRO_REGISTRY} = $t->redis_url;
+local $ENV{LD_LIBRARY_PATH} = $MicroTest::BUILD;
+my $pid = $t->spawn('greeter', "$dir/greeter", '--registry', $t->redis_url);
+ok(MicroTest::wait_until(sub {
+    MicroTest::read_file("$dir/greeter.log") =~ /listening on/ }, 'greeter'),
+    'the README greeter starts');
+my ($rc, $out, $err) = $t->micro('call', 'go.micro.srv.greeter', 'Say.Hello',
+    '{"name":"John"}');
+is($out, "{\"msg\":\"Hello John\"}\n", 'and answers the README call')
+    or diag($err);
+is($t->stop($pid, 'TERM') >> 8, 0, 'and stops cleanly');
+
+$t->done;
+done_testing();
