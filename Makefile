@@ -43,6 +43,7 @@ MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
 MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
 
 .PHONY: all lib cli modules examples deps test test-valgrind demo bench fuzz \
+        conformance \
         install clean
 
 all: lib cli modules examples
@@ -162,8 +163,14 @@ test-valgrind: all $(TEST_BINS)
 demo: all
 	tools/demo
 
-bench: all $(BUILD)/bench/registry_bench
+bench: all $(BUILD)/bench/registry_bench $(BUILD)/bench/transcode_bench
 	$(BUILD)/bench/registry_bench
+	$(BUILD)/bench/transcode_bench $(GEN)/proto/services.pb
+	bench/rpc.sh
+
+$(BUILD)/bench/transcode_bench: bench/transcode_bench.c $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
 
 $(BUILD)/bench/registry_bench: bench/registry_bench.c $(TEST_COMMON) \
                                $(BUILD)/libmicro.a
@@ -197,11 +204,20 @@ $(GEN)/proto/services.pb: $(wildcard proto/*.proto)
 	protoc -Iproto -I$(PROTO_INC) --include_imports \
 	    --descriptor_set_out=$@ $^
 
+# A testee for protobuf's conformance runner (see README, "Conformance").
+conformance: $(BUILD)/conformance/testee
+
+$(BUILD)/conformance/testee: libmicro/conformance/testee.c $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
+
 # libFuzzer build of the transcoder (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -Ilibmicro/include -Ilibmicro/src -I$(GEN)
 
-fuzz: $(BUILD)/fuzz/fuzz_transcode
+fuzz:
+	tools/setup-deps fuzz
+	$(MAKE) $(BUILD)/fuzz/fuzz_transcode
 
 $(BUILD)/fuzz/fuzz_transcode: libmicro/fuzz/fuzz_transcode.c $(LIB_SRCS) \
         $(GEN)/everything.pb-c.c $(GEN)/google/protobuf/descriptor.pb-c.c \

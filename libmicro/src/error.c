@@ -24,6 +24,7 @@ micro_strerror(int code)
     case MICRO_ENOTFOUND: return "service not found";
     case MICRO_ENONODE:   return "no node available";
     case MICRO_ECLOSED:   return "closed";
+    case MICRO_EENCODE:   return "cannot be encoded";
     default:              return "unknown error";
     }
 }

@@ -52,6 +52,14 @@ micro_p2j_fail(const char *what, const char *name)
 }
 
 
+/* Well-formed input whose value JSON cannot express. */
+static int
+micro_p2j_unencodable(const char *what)
+{
+    return micro_error_set(MICRO_EENCODE, "%s", what);
+}
+
+
 #define MICRO_TRY(expr)                                                      \
     do {                                                                     \
         int  rc_ = (expr);                                                   \
@@ -815,7 +823,7 @@ micro_p2j_timestamp(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     if (bad || secs < MICRO_TIMESTAMP_MIN || secs > MICRO_TIMESTAMP_MAX
         || nanos < 0 || nanos > 999999999)
     {
-        return micro_p2j_fail("timestamp out of range", NULL);
+        return micro_p2j_unencodable("timestamp out of range");
     }
     days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     rem = (unsigned) (secs - days * 86400);
@@ -841,7 +849,7 @@ micro_p2j_duration(micro_p2j_t *c, const micro_entry_t *e, size_t n)
         || nanos < -999999999 || nanos > 999999999
         || (secs > 0 && nanos < 0) || (secs < 0 && nanos > 0))
     {
-        return micro_p2j_fail("duration out of range", NULL);
+        return micro_p2j_unencodable("duration out of range");
     }
     micro_fraction(frac, sizeof(frac), nanos < 0 ? -nanos : nanos);
     snprintf(buf, sizeof(buf), "\"%s%lld%ss\"",
@@ -879,8 +887,8 @@ micro_p2j_field_mask(micro_p2j_t *c, const micro_entry_t *e, size_t n)
             {
                 MICRO_TRY(micro_buf_putc(c->out, ch));
             } else {
-                return micro_p2j_fail("field mask path cannot be written as "
-                                      "JSON", NULL);
+                return micro_p2j_unencodable("field mask path cannot be "
+                                             "written as JSON");
             }
         }
     }
@@ -1046,8 +1054,8 @@ micro_p2j_value_wkt(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     case 2:
         memcpy(&d, &e[best].value, 8);
         if (isnan(d) || isinf(d)) {
-            return micro_p2j_fail("NaN or Infinity in google.protobuf.Value",
-                                  NULL);
+            return micro_p2j_unencodable("NaN or Infinity in "
+                                         "google.protobuf.Value");
         }
         return micro_p2j_double(c, d, 0);
     case 3:

@@ -22,7 +22,8 @@ typedef enum {
     MICRO_ETIMEDOUT = -5,
     MICRO_ENOTFOUND = -6,   /* service not found */
     MICRO_ENONODE = -7,     /* service known, but no node available */
-    MICRO_ECLOSED = -8      /* object was stopped */
+    MICRO_ECLOSED = -8,     /* object was stopped */
+    MICRO_EENCODE = -9      /* valid input that the output cannot express */
 } micro_errno_t;
 
 const char *micro_strerror(int code);

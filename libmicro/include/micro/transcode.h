@@ -60,7 +60,11 @@ typedef struct {
 int micro_json_to_pb(const micro_pb_message_t *m, const char *json,
     size_t len, const micro_transcode_options_t *opts, micro_buf_t *out);
 
-/* protobuf bytes -> JSON text (not NUL-terminated), appended to out. */
+/*
+ * protobuf bytes -> JSON text (not NUL-terminated), appended to out.
+ * MICRO_EPARSE: the bytes are not a valid message; MICRO_EENCODE: they are,
+ * but hold a value JSON cannot express (a Timestamp past year 9999...).
+ */
 int micro_pb_to_json(const micro_pb_message_t *m, const uint8_t *pb,
     size_t len, const micro_transcode_options_t *opts, micro_buf_t *out);
 
