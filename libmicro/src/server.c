@@ -473,7 +473,9 @@ micro_server_on_stop(uv_async_t *a)
 void
 micro_server_stop(micro_server_t *s)
 {
-    uv_async_send(&s->stop);
+    if (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
+        uv_async_send(&s->stop);
+    }
 }
 
 
@@ -551,8 +553,9 @@ micro_server_run(micro_server_t *s)
     }
     fprintf(stderr, "%s listening on %s\n", s->opts.name, s->address);
 
-    s->running = 1;
+    __atomic_store_n(&s->running, 1, __ATOMIC_RELEASE);
     uv_run(&s->control, UV_RUN_DEFAULT);
+    __atomic_store_n(&s->running, 0, __ATOMIC_RELEASE);
 
     /* deregister first, so no new traffic comes; then drain */
     if (hb) {
@@ -567,6 +570,5 @@ micro_server_run(micro_server_t *s)
         uv_loop_close(&s->io[i].loop);
     }
     uv_loop_close(&s->control);
-    s->running = 0;
     return MICRO_OK;
 }
