@@ -42,6 +42,9 @@ MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
 MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
 
+# generated sources are kept, never removed as intermediates
+.SECONDARY:
+
 .PHONY: all lib cli modules examples deps test test-valgrind demo bench fuzz \
         conformance \
         install clean
@@ -80,6 +83,7 @@ $(BUILD)/libmicro.so: $(LIB_OBJS)
 	ln -sf libmicro.so.$(SOVERSION) $@
 
 $(BUILD)/libmicro.pc: libmicro/libmicro.pc.in
+	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(BUILD)/bin/micro: libmicro/cli/micro.c $(BUILD)/libmicro.a $(LIB_HDRS)
