@@ -6,7 +6,8 @@
 #   - wrk -> nginx "return 200": the ceiling of this machine and wrk
 # Each server gets one core (taskset -c 1, one thread, GOMAXPROCS=1), the
 # load generator the other (taskset -c 0), 32 connections, DURATION seconds
-# (default 5). The last line is the budget ratio.
+# (default 5), each row the median of RUNS runs (default 3) by req/s. The
+# last line is the budget ratio.
 #
 #   bash bench/rpc.sh
 
@@ -14,6 +15,7 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
 duration=${DURATION:-5}
+runs=${RUNS:-3}
 
 tools/setup-deps bench >/dev/null
 make -s all >/dev/null
@@ -115,13 +117,19 @@ run_h2load() {
         END { printf "%d %s -\n", rps, mean }'
 }
 
+# the median run of a measurement, by req/s
+median() {
+    local i
+    for i in $(seq 1 "$runs"); do "$@"; done | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
+}
+
 # warm-up, then measure
 run_wrk -s bench/greeter-protobuf.lua "http://127.0.0.1:$inline/" >/dev/null
 
-lib_inline=$(run_wrk -s bench/greeter-protobuf.lua "http://127.0.0.1:$inline/")
-lib_workers=$(run_wrk -s bench/greeter-protobuf.lua "http://127.0.0.1:$workers/")
-peer=$(run_h2load)
-top=$(run_wrk "http://127.0.0.1:$ceiling/")
+lib_inline=$(median run_wrk -s bench/greeter-protobuf.lua "http://127.0.0.1:$inline/")
+lib_workers=$(median run_wrk -s bench/greeter-protobuf.lua "http://127.0.0.1:$workers/")
+peer=$(median run_h2load)
+top=$(median run_wrk "http://127.0.0.1:$ceiling/")
 
 printf '| %-52s | %8s | %9s | %9s |\n' path req/s p50 p99
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" ----------- \
