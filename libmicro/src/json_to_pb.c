@@ -115,6 +115,47 @@ micro_j2p_literal(micro_j2p_t *j, const char *word)
 }
 
 
+/*
+ * Containers: enter '{' or '[' (1 when it is empty, and left already),
+ * then after each item ask for more (1: another item, 0: closed).
+ */
+static int
+micro_j2p_enter(micro_j2p_t *j, char open)
+{
+    int  rc;
+
+    if ((rc = micro_j2p_expect(j, open)) != MICRO_OK) {
+        return rc;
+    }
+    if (++j->depth > MICRO_JSON_DEPTH) {
+        return micro_j2p_fail(j, "nested too deeply");
+    }
+    if (micro_j2p_peek(j) == (open == '{' ? '}' : ']')) {
+        j->p++;
+        j->depth--;
+        return 1;
+    }
+    return MICRO_OK;
+}
+
+
+static int
+micro_j2p_more(micro_j2p_t *j, char close)
+{
+    int  rc;
+
+    if (micro_j2p_peek(j) == ',') {
+        j->p++;
+        return 1;
+    }
+    if ((rc = micro_j2p_expect(j, close)) != MICRO_OK) {
+        return rc;
+    }
+    j->depth--;
+    return 0;
+}
+
+
 static int
 micro_hex4(const char *p, unsigned *out)
 {
@@ -534,52 +575,46 @@ micro_j2p_close(micro_j2p_t *j, size_t body)
 static int
 micro_j2p_skip(micro_j2p_t *j)
 {
-    int  c, is_int;
+    int  c, rc, is_int;
 
     c = micro_j2p_peek(j);
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
-    }
     if (c == '{' || c == '[') {
-        j->p++;
-        if (micro_j2p_peek(j) == (c == '{' ? '}' : ']')) {
-            j->p++;
-            j->depth--;
-            return MICRO_OK;
+        rc = micro_j2p_enter(j, (char) c);
+        if (rc != MICRO_OK) {
+            return rc == 1 ? MICRO_OK : rc;
         }
-        for ( ;; ) {
+        do {
             if (c == '{') {
                 j->tmp.len = 0;
                 MICRO_TRY(micro_j2p_string(j, &j->tmp));
                 MICRO_TRY(micro_j2p_expect(j, ':'));
             }
             MICRO_TRY(micro_j2p_skip(j));
-            if (micro_j2p_peek(j) == ',') {
-                j->p++;
-                continue;
-            }
-            MICRO_TRY(micro_j2p_expect(j, c == '{' ? '}' : ']'));
-            break;
-        }
-    } else if (c == '"') {
+        } while ((rc = micro_j2p_more(j, c == '{' ? '}' : ']')) == 1);
+        return rc;
+    }
+
+    if (c == '"') {
         j->tmp.len = 0;
-        MICRO_TRY(micro_j2p_string(j, &j->tmp));
-    } else if (c == 't') {
-        MICRO_TRY(micro_j2p_literal(j, "true"));
-    } else if (c == 'f') {
-        MICRO_TRY(micro_j2p_literal(j, "false"));
-    } else if (c == 'n') {
-        MICRO_TRY(micro_j2p_literal(j, "null"));
-    } else {
+        return micro_j2p_string(j, &j->tmp);
+    }
+    if (c == 't') {
+        return micro_j2p_literal(j, "true");
+    }
+    if (c == 'f') {
+        return micro_j2p_literal(j, "false");
+    }
+    if (c == 'n') {
+        return micro_j2p_literal(j, "null");
+    }
+    {
         size_t  n = micro_number_token(j->p, j->end, &is_int);
 
         if (n == 0) {
-            return micro_j2p_fail(j, c < 0 ? "unexpected end of JSON"
-                                           : "invalid JSON value");
+            return micro_j2p_fail(j, "invalid JSON value");
         }
         j->p += n;
     }
-    j->depth--;
     return MICRO_OK;
 }
 
@@ -796,13 +831,14 @@ micro_j2p_null(micro_j2p_t *j, const micro_pb_field_t *f)
 static int
 micro_j2p_repeated(micro_j2p_t *j, const micro_pb_field_t *f)
 {
+    int     rc;
     size_t  start, body = 0;
 
-    MICRO_TRY(micro_j2p_expect(j, '['));
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
-    }
     start = j->out->len;
+    rc = micro_j2p_enter(j, '[');
+    if (rc != MICRO_OK) {
+        return rc == 1 ? MICRO_OK : rc;
+    }
     if (f->packed && micro_j2p_is_scalar(f)) {
         MICRO_TRY(micro_buf_tag(j->out, f->number, MICRO_WIRE_LEN));
         body = micro_j2p_open(j);
@@ -810,14 +846,7 @@ micro_j2p_repeated(micro_j2p_t *j, const micro_pb_field_t *f)
             return micro_j2p_nomem();
         }
     }
-
-    if (micro_j2p_peek(j) == ']') {
-        j->p++;
-        j->out->len = start;                   /* nothing to write */
-        j->depth--;
-        return MICRO_OK;
-    }
-    for ( ;; ) {
+    do {
         if (micro_j2p_peek(j) == 'n') {
             if (f->message == NULL || f->message->wkt != MICRO_PB_WKT_VALUE) {
                 return micro_j2p_fail(j, "null in a repeated field");
@@ -826,18 +855,16 @@ micro_j2p_repeated(micro_j2p_t *j, const micro_pb_field_t *f)
         } else {
             MICRO_TRY(micro_j2p_value(j, f, body == 0));
         }
-        if (micro_j2p_peek(j) == ',') {
-            j->p++;
-            continue;
+    } while ((rc = micro_j2p_more(j, ']')) == 1);
+
+    if (rc == MICRO_OK && body) {
+        if (j->out->len == body) {
+            j->out->len = start;            /* only unknown enum names */
+        } else {
+            rc = micro_j2p_close(j, body);
         }
-        MICRO_TRY(micro_j2p_expect(j, ']'));
-        break;
     }
-    if (body) {
-        MICRO_TRY(micro_j2p_close(j, body));
-    }
-    j->depth--;
-    return MICRO_OK;
+    return rc;
 }
 
 
@@ -888,56 +915,40 @@ micro_j2p_map_key(micro_j2p_t *j, const micro_pb_field_t *kf)
 static int
 micro_j2p_map(micro_j2p_t *j, const micro_pb_field_t *f)
 {
+    int                      rc;
+    size_t                   body;
     const micro_pb_field_t  *kf = &f->message->fields[0];
     const micro_pb_field_t  *vf = &f->message->fields[1];
 
-    MICRO_TRY(micro_j2p_expect(j, '{'));
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
+    rc = micro_j2p_enter(j, '{');
+    if (rc != MICRO_OK) {
+        return rc == 1 ? MICRO_OK : rc;
     }
-    if (micro_j2p_peek(j) == '}') {
-        j->p++;
-        j->depth--;
-        return MICRO_OK;
-    }
-    for ( ;; ) {
+    do {
         j->tmp.len = 0;
         MICRO_TRY(micro_j2p_string(j, &j->tmp));
         MICRO_TRY(micro_j2p_expect(j, ':'));
 
         MICRO_TRY(micro_buf_tag(j->out, f->number, MICRO_WIRE_LEN));
-        {
-            size_t  body = micro_j2p_open(j);
-
-            if (body == (size_t) -1) {
-                return micro_j2p_nomem();
-            }
-            MICRO_TRY(micro_j2p_map_key(j, kf));
-            if (micro_j2p_peek(j) == 'n') {
-                if (vf->message == NULL
-                    || vf->message->wkt != MICRO_PB_WKT_VALUE)
-                {
-                    if (vf->enumeration == NULL
-                        || !vf->enumeration->null_value)
-                    {
-                        return micro_j2p_fail(j, "null map value");
-                    }
-                }
-                MICRO_TRY(micro_j2p_null(j, vf));
-            } else {
-                MICRO_TRY(micro_j2p_value(j, vf, 1));
-            }
-            MICRO_TRY(micro_j2p_close(j, body));
+        body = micro_j2p_open(j);
+        if (body == (size_t) -1) {
+            return micro_j2p_nomem();
         }
-        if (micro_j2p_peek(j) == ',') {
-            j->p++;
-            continue;
+        MICRO_TRY(micro_j2p_map_key(j, kf));
+        if (micro_j2p_peek(j) == 'n') {
+            if ((vf->message == NULL
+                 || vf->message->wkt != MICRO_PB_WKT_VALUE)
+                && (vf->enumeration == NULL || !vf->enumeration->null_value))
+            {
+                return micro_j2p_fail(j, "null map value");
+            }
+            MICRO_TRY(micro_j2p_null(j, vf));
+        } else {
+            MICRO_TRY(micro_j2p_value(j, vf, 1));
         }
-        MICRO_TRY(micro_j2p_expect(j, '}'));
-        break;
-    }
-    j->depth--;
-    return MICRO_OK;
+        MICRO_TRY(micro_j2p_close(j, body));
+    } while ((rc = micro_j2p_more(j, '}')) == 1);
+    return rc;
 }
 
 
@@ -961,20 +972,15 @@ micro_j2p_field(micro_j2p_t *j, const micro_pb_field_t *f)
 static int
 micro_j2p_object(micro_j2p_t *j, const micro_pb_message_t *m, int skip_type)
 {
-    int                      rc = MICRO_OK;
+    int                      rc;
     size_t                   idx;
     uint8_t                  stack[128], *seen;
     const char              *outer = j->field;
     const micro_pb_field_t  *f;
 
-    MICRO_TRY(micro_j2p_expect(j, '{'));
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
-    }
-    if (micro_j2p_peek(j) == '}') {
-        j->p++;
-        j->depth--;
-        return MICRO_OK;
+    rc = micro_j2p_enter(j, '{');
+    if (rc != MICRO_OK) {
+        return rc == 1 ? MICRO_OK : rc;
     }
 
     /* fields seen, then oneofs seen: duplicates are errors */
@@ -985,7 +991,7 @@ micro_j2p_object(micro_j2p_t *j, const micro_pb_message_t *m, int skip_type)
     }
     memset(seen, 0, idx <= sizeof(stack) ? idx : 0);
 
-    for ( ;; ) {
+    do {
         j->tmp.len = 0;
         if ((rc = micro_j2p_string(j, &j->tmp)) != MICRO_OK
             || (rc = micro_j2p_expect(j, ':')) != MICRO_OK)
@@ -995,52 +1001,42 @@ micro_j2p_object(micro_j2p_t *j, const micro_pb_message_t *m, int skip_type)
         f = micro_pb_field_by_name(m, j->tmp.len ? (const char *) j->tmp.data
                                                  : "", j->tmp.len);
         if (f == NULL) {
-            if (skip_type && j->tmp.len == 5
-                && memcmp(j->tmp.data, "@type", 5) == 0)
+            if ((skip_type && j->tmp.len == 5
+                 && memcmp(j->tmp.data, "@type", 5) == 0)
+                || j->o->ignore_unknown)
             {
-                rc = micro_j2p_skip(j);
-            } else if (j->o->ignore_unknown) {
                 rc = micro_j2p_skip(j);
             } else {
                 rc = micro_j2p_fail(j, "unknown field \"%.*s\" in %s",
                                     (int) j->tmp.len, j->tmp.data,
                                     m->full_name);
             }
-        } else {
-            idx = (size_t) (f - m->fields);
-            j->field = f->json_name;
-            if (seen[idx]) {
-                rc = micro_j2p_fail(j, "duplicate field");
-            } else if (f->oneof >= 0 && micro_j2p_peek(j) != 'n'
-                       && seen[m->nfields + (size_t) f->oneof])
-            {
-                rc = micro_j2p_fail(j, "another field of its oneof is set");
-            } else {
-                seen[idx] = 1;
-                if (f->oneof >= 0 && micro_j2p_peek(j) != 'n') {
-                    seen[m->nfields + (size_t) f->oneof] = 1;
-                }
-                rc = micro_j2p_field(j, f);
-            }
-            if (rc == MICRO_OK) {
-                j->field = outer;
-            }
-        }
-        if (rc != MICRO_OK) {
-            break;
-        }
-        if (micro_j2p_peek(j) == ',') {
-            j->p++;
             continue;
         }
-        rc = micro_j2p_expect(j, '}');
-        break;
-    }
+
+        idx = (size_t) (f - m->fields);
+        j->field = f->json_name;
+        if (seen[idx]) {
+            rc = micro_j2p_fail(j, "duplicate field");
+        } else if (f->oneof >= 0 && micro_j2p_peek(j) != 'n'
+                   && seen[m->nfields + (size_t) f->oneof])
+        {
+            rc = micro_j2p_fail(j, "another field of its oneof is set");
+        } else {
+            seen[idx] = 1;
+            if (f->oneof >= 0 && micro_j2p_peek(j) != 'n') {
+                seen[m->nfields + (size_t) f->oneof] = 1;
+            }
+            rc = micro_j2p_field(j, f);
+        }
+        if (rc == MICRO_OK) {
+            j->field = outer;
+        }
+    } while (rc == MICRO_OK && (rc = micro_j2p_more(j, '}')) == 1);
 
     if (seen != stack) {
         free(seen);
     }
-    j->depth--;
     return rc;
 }
 
@@ -1219,39 +1215,27 @@ micro_j2p_field_mask(micro_j2p_t *j)
 static int
 micro_j2p_struct(micro_j2p_t *j)
 {
-    MICRO_TRY(micro_j2p_expect(j, '{'));
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
-    }
-    if (micro_j2p_peek(j) == '}') {
-        j->p++;
-        j->depth--;
-        return MICRO_OK;
-    }
-    for ( ;; ) {
-        MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
-        {
-            size_t  entry = micro_j2p_open(j);
+    int     rc;
+    size_t  entry;
 
-            if (entry == (size_t) -1) {
-                return micro_j2p_nomem();
-            }
-            MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
-            MICRO_WRAP(j, micro_j2p_string(j, j->out));
-            MICRO_TRY(micro_j2p_expect(j, ':'));
-            MICRO_TRY(micro_buf_tag(j->out, 2, MICRO_WIRE_LEN));
-            MICRO_WRAP(j, micro_j2p_any_value(j));
-            MICRO_TRY(micro_j2p_close(j, entry));
-        }
-        if (micro_j2p_peek(j) == ',') {
-            j->p++;
-            continue;
-        }
-        MICRO_TRY(micro_j2p_expect(j, '}'));
-        break;
+    rc = micro_j2p_enter(j, '{');
+    if (rc != MICRO_OK) {
+        return rc == 1 ? MICRO_OK : rc;
     }
-    j->depth--;
-    return MICRO_OK;
+    do {
+        MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
+        entry = micro_j2p_open(j);
+        if (entry == (size_t) -1) {
+            return micro_j2p_nomem();
+        }
+        MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
+        MICRO_WRAP(j, micro_j2p_string(j, j->out));
+        MICRO_TRY(micro_j2p_expect(j, ':'));
+        MICRO_TRY(micro_buf_tag(j->out, 2, MICRO_WIRE_LEN));
+        MICRO_WRAP(j, micro_j2p_any_value(j));
+        MICRO_TRY(micro_j2p_close(j, entry));
+    } while ((rc = micro_j2p_more(j, '}')) == 1);
+    return rc;
 }
 
 
@@ -1259,27 +1243,17 @@ micro_j2p_struct(micro_j2p_t *j)
 static int
 micro_j2p_list(micro_j2p_t *j)
 {
-    MICRO_TRY(micro_j2p_expect(j, '['));
-    if (++j->depth > MICRO_JSON_DEPTH) {
-        return micro_j2p_fail(j, "nested too deeply");
+    int  rc;
+
+    rc = micro_j2p_enter(j, '[');
+    if (rc != MICRO_OK) {
+        return rc == 1 ? MICRO_OK : rc;
     }
-    if (micro_j2p_peek(j) == ']') {
-        j->p++;
-        j->depth--;
-        return MICRO_OK;
-    }
-    for ( ;; ) {
+    do {
         MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
         MICRO_WRAP(j, micro_j2p_any_value(j));
-        if (micro_j2p_peek(j) == ',') {
-            j->p++;
-            continue;
-        }
-        MICRO_TRY(micro_j2p_expect(j, ']'));
-        break;
-    }
-    j->depth--;
-    return MICRO_OK;
+    } while ((rc = micro_j2p_more(j, ']')) == 1);
+    return rc;
 }
 
 

@@ -126,6 +126,20 @@ micro_request_new(micro_conn_t *c)
 }
 
 
+/* Appends r to the connection's queue of requests awaiting replies. */
+static void
+micro_conn_enqueue(micro_conn_t *c, micro_request_t *r)
+{
+    if (c->tail) {
+        c->tail->next = r;
+    } else {
+        c->head = r;
+    }
+    c->tail = r;
+    c->queued++;
+}
+
+
 static int
 micro_conn_on_message_begin(http_parser *p)
 {
@@ -273,13 +287,7 @@ micro_conn_on_message_complete(http_parser *p)
     micro_request_t  *r = c->parsing;
 
     c->parsing = NULL;
-    if (c->tail) {
-        c->tail->next = r;
-    } else {
-        c->head = r;
-    }
-    c->tail = r;
-    c->queued++;
+    micro_conn_enqueue(c, r);
 
     micro_request_route(r);
     if (r->status || r->server->opts.workers == 0) {
@@ -448,13 +456,7 @@ micro_conn_reject(micro_conn_t *c)
     r->json = 1;
     r->keep_alive = 0;
     r->done = 1;
-    if (c->tail) {
-        c->tail->next = r;
-    } else {
-        c->head = r;
-    }
-    c->tail = r;
-    c->queued++;
+    micro_conn_enqueue(c, r);
     c->closing = 1;
     micro_conn_flush(c);
 }
