@@ -8,6 +8,7 @@
 #include "micro/registry.h"
 #include "micro/watch.h"
 #include "micro/heartbeat.h"
+#include "micro/snapshot.h"
 #include "micro/cache.h"
 #include "micro/selector.h"
 #include "micro/resolver.h"

@@ -9,7 +9,6 @@
 #include "micro/error.h"
 #include "micro/watch.h"
 #include "cache_internal.h"
-#include "map.h"
 
 struct micro_cache_s {
     micro_watcher_t    *watcher;
@@ -19,80 +18,8 @@ struct micro_cache_s {
     pthread_cond_t      ready_cond;
     int                 ready;
     uint64_t            generation;
-    micro_map_t         services;     /* name -> micro_cache_service_t */
+    micro_snapshot_t   *snapshot;
 };
-
-
-static void
-micro_cache_service_free(micro_cache_service_t *cs)
-{
-    size_t  i;
-
-    for (i = 0; i < cs->len; i++) {
-        micro_service_free(&cs->entries[i]);
-    }
-    free(cs->entries);
-    free(cs);
-}
-
-
-/* Applies one event; write lock held. Takes the event's entry. */
-static void
-micro_cache_apply(micro_cache_t *c, micro_watch_event_t *ev)
-{
-    size_t                  i;
-    micro_service_t        *e, *entries;
-    micro_cache_service_t  *cs;
-
-    cs = micro_map_get(&c->services, ev->service.name);
-    for (i = 0; cs && i < cs->len; i++) {
-        if (strcmp(cs->entries[i].nodes[0].id, ev->service.nodes[0].id) == 0) {
-            break;
-        }
-    }
-
-    if (ev->action == MICRO_WATCH_DELETE) {
-        if (cs && i < cs->len) {
-            micro_service_free(&cs->entries[i]);
-            cs->entries[i] = cs->entries[--cs->len];
-            if (cs->len == 0) {
-                micro_map_remove(&c->services, ev->service.name);
-                micro_cache_service_free(cs);
-            }
-        }
-        micro_watch_event_free(ev);
-        return;
-    }
-
-    if (cs == NULL) {
-        cs = calloc(1, sizeof(*cs));
-        if (cs == NULL
-            || micro_map_set(&c->services, ev->service.name, cs) != MICRO_OK)
-        {
-            free(cs);
-            micro_watch_event_free(ev);
-            return;
-        }
-    }
-    if (i < cs->len) {
-        e = &cs->entries[i];
-        micro_service_free(e);
-    } else {
-        if (cs->len == cs->cap) {
-            entries = realloc(cs->entries,
-                              (cs->cap ? cs->cap * 2 : 4) * sizeof(*entries));
-            if (entries == NULL) {
-                micro_watch_event_free(ev);
-                return;
-            }
-            cs->entries = entries;
-            cs->cap = cs->cap ? cs->cap * 2 : 4;
-        }
-        e = &cs->entries[cs->len++];
-    }
-    *e = ev->service;
-    memset(&ev->service, 0, sizeof(ev->service));
-}
 
 
 static void
@@ -119,7 +46,7 @@ micro_cache_run(void *arg)
         }
         if (rc == MICRO_OK) {
             pthread_rwlock_wrlock(&c->rwlock);
-            micro_cache_apply(c, &ev);
+            micro_snapshot_apply(c->snapshot, ev.action, &ev.service);
             __atomic_add_fetch(&c->generation, 1, __ATOMIC_RELEASE);
             pthread_rwlock_unlock(&c->rwlock);
         }
@@ -141,11 +68,13 @@ micro_cache_new(micro_registry_t *r, micro_cache_t **out)
     pthread_condattr_t   attr;
 
     c = calloc(1, sizeof(*c));
-    if (c == NULL) {
+    if (c == NULL || micro_snapshot_new(&c->snapshot) != MICRO_OK) {
+        free(c);
         return MICRO_ENOMEM;
     }
     rc = micro_watcher_new(r, MICRO_WATCH_INITIAL, &c->watcher);
     if (rc != MICRO_OK) {
+        micro_snapshot_free(c->snapshot);
         free(c);
         return rc;
     }
@@ -169,21 +98,13 @@ micro_cache_new(micro_registry_t *r, micro_cache_t **out)
 void
 micro_cache_free(micro_cache_t *c)
 {
-    size_t  i;
-
     if (c == NULL) {
         return;
     }
     micro_watcher_stop(c->watcher);
     pthread_join(c->thread, NULL);
     micro_watcher_free(c->watcher);
-
-    for (i = 0; i < c->services.cap; i++) {
-        if (micro_map_live(&c->services, i)) {
-            micro_cache_service_free(c->services.slots[i].value);
-        }
-    }
-    micro_map_free(&c->services);
+    micro_snapshot_free(c->snapshot);
     pthread_rwlock_destroy(&c->rwlock);
     pthread_mutex_destroy(&c->ready_lock);
     pthread_cond_destroy(&c->ready_cond);
@@ -220,16 +141,16 @@ micro_cache_wait(micro_cache_t *c, int timeout_ms)
 int
 micro_cache_get(micro_cache_t *c, const char *name, micro_service_list_t *out)
 {
-    int                     rc = MICRO_OK;
-    size_t                  i;
-    micro_service_t         copy;
-    micro_cache_service_t  *cs;
+    int                              rc = MICRO_OK;
+    size_t                           i;
+    micro_service_t                  copy;
+    const micro_snapshot_service_t  *cs;
 
     out->items = NULL;
     out->len = 0;
 
     pthread_rwlock_rdlock(&c->rwlock);
-    cs = micro_map_get(&c->services, name);
+    cs = micro_snapshot_get(c->snapshot, name);
     for (i = 0; cs && i < cs->len && rc == MICRO_OK; i++) {
         rc = micro_service_copy(&copy, &cs->entries[i]);
         if (rc == MICRO_OK) {
@@ -273,8 +194,8 @@ micro_cache_unlock(micro_cache_t *c)
 }
 
 
-micro_cache_service_t *
+const micro_snapshot_service_t *
 micro_cache_lookup(micro_cache_t *c, const char *name)
 {
-    return micro_map_get(&c->services, name);
+    return micro_snapshot_get(c->snapshot, name);
 }

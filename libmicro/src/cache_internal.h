@@ -4,19 +4,13 @@
 #define MICRO_CACHE_INTERNAL_H
 
 #include "micro/cache.h"
-
-/* The live entries of one service name; each holds exactly one node. */
-typedef struct {
-    micro_service_t    *entries;
-    size_t              len;
-    size_t              cap;
-} micro_cache_service_t;
+#include "micro/snapshot.h"
 
 void micro_cache_rdlock(micro_cache_t *c);
 void micro_cache_unlock(micro_cache_t *c);
 
 /* NULL when unknown; valid until micro_cache_unlock(). */
-micro_cache_service_t *micro_cache_lookup(micro_cache_t *c,
+const micro_snapshot_service_t *micro_cache_lookup(micro_cache_t *c,
     const char *name);
 
 #endif

@@ -227,7 +227,7 @@ micro_selector_select(micro_selector_t *s, const char *service,
     int                     rc = MICRO_OK;
     size_t                  i, n, stack[MICRO_SELECT_STACK], *cand;
     int64_t                 now;
-    micro_cache_service_t  *cs;
+    const micro_snapshot_service_t  *cs;
 
     pthread_mutex_lock(&s->lock);
     micro_cache_rdlock(s->cache);

@@ -1,0 +1,53 @@
+/*
+ * The registry in memory: service name -> its live entries, each holding
+ * one node. A plain data structure, no threads and no I/O: the cache (a
+ * watcher thread) and the NGINX gateway (its event loop) each keep one
+ * current by applying watch events to it.
+ */
+
+#ifndef MICRO_SNAPSHOT_H
+#define MICRO_SNAPSHOT_H
+
+#include <stddef.h>
+
+#include "micro/service.h"
+#include "micro/watch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    micro_service_t    *entries;     /* each with exactly one node */
+    size_t              len;
+    size_t              cap;
+} micro_snapshot_service_t;
+
+typedef struct micro_snapshot_s  micro_snapshot_t;
+
+int micro_snapshot_new(micro_snapshot_t **s);
+void micro_snapshot_free(micro_snapshot_t *s);
+
+/*
+ * Create and update upsert the entry's node (matched by name and node
+ * id), delete removes it. Takes the entry over in every case.
+ */
+int micro_snapshot_apply(micro_snapshot_t *s, micro_watch_action_t action,
+    micro_service_t *entry);
+
+/* NULL when the service has no nodes. Valid until the next change. */
+const micro_snapshot_service_t *micro_snapshot_get(const micro_snapshot_t *s,
+    const char *name);
+
+/* Calls fn for every service; stops at the first non-zero return. */
+int micro_snapshot_foreach(const micro_snapshot_t *s,
+    int (*fn)(const char *name, const micro_snapshot_service_t *svc,
+              void *data), void *data);
+
+size_t micro_snapshot_size(const micro_snapshot_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
