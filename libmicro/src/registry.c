@@ -18,25 +18,8 @@ struct micro_registry_s {
     pthread_mutex_t            lock;
     redisContext              *c;
     char                       sha[MICRO_LUA_NSCRIPTS][41];
-    char                      *k_services;
-    char                      *k_expiry;
-    char                      *k_svc;         /* hash key prefix */
-    char                      *channel;
+    micro_registry_keys_t      keys;
 };
-
-
-static char *
-micro_key(const char *prefix, const char *name)
-{
-    char    *k;
-    size_t   len = strlen(prefix) + strlen(name) + 1;
-
-    k = malloc(len);
-    if (k) {
-        snprintf(k, len, "%s%s", prefix, name);
-    }
-    return k;
-}
 
 
 int
@@ -53,17 +36,13 @@ micro_registry_new(const micro_registry_options_t *o, micro_registry_t **out)
     r->opts.unix_path = o->unix_path ? strdup(o->unix_path) : NULL;
     r->opts.password = o->password ? strdup(o->password) : NULL;
     r->opts.prefix = strdup(o->prefix ? o->prefix : "micro:");
-    r->k_services = micro_key(r->opts.prefix, "registry:services");
-    r->k_expiry = micro_key(r->opts.prefix, "registry:expiry");
-    r->k_svc = micro_key(r->opts.prefix, "registry:svc:");
-    r->channel = micro_key(r->opts.prefix, "registry:watch");
     pthread_mutex_init(&r->lock, NULL);
 
     if ((o->host && r->opts.host == NULL)
         || (o->unix_path && r->opts.unix_path == NULL)
         || (o->password && r->opts.password == NULL)
-        || r->opts.prefix == NULL || r->k_services == NULL
-        || r->k_expiry == NULL || r->k_svc == NULL || r->channel == NULL)
+        || r->opts.prefix == NULL
+        || micro_registry_keys_init(&r->keys, r->opts.prefix) != MICRO_OK)
     {
         micro_registry_free(r);
         return MICRO_ENOMEM;
@@ -84,10 +63,7 @@ micro_registry_free(micro_registry_t *r)
     }
     pthread_mutex_destroy(&r->lock);
     micro_registry_options_free(&r->opts);
-    free(r->k_services);
-    free(r->k_expiry);
-    free(r->k_svc);
-    free(r->channel);
+    micro_registry_keys_free(&r->keys);
     free(r);
 }
 
@@ -102,7 +78,7 @@ micro_registry_options(micro_registry_t *r)
 const char *
 micro_registry_channel(micro_registry_t *r)
 {
-    return r->channel;
+    return r->keys.channel;
 }
 
 
@@ -258,7 +234,7 @@ micro_registry_register(micro_registry_t *r, const micro_service_t *s,
     if (ttl_ms < 0) {
         return micro_error_set(MICRO_EINVAL, "negative TTL");
     }
-    hash = micro_key(r->k_svc, s->name);
+    hash = micro_registry_key(r->keys.svc, s->name);
     if (hash == NULL) {
         return MICRO_ENOMEM;
     }
@@ -276,14 +252,14 @@ micro_registry_register(micro_registry_t *r, const micro_service_t *s,
             rc = MICRO_ENOMEM;
             break;
         }
-        args[0] = r->k_services;
+        args[0] = r->keys.services;
         args[1] = hash;
-        args[2] = r->k_expiry;
+        args[2] = r->keys.expiry;
         args[3] = s->name;
         args[4] = s->nodes[i].id;
         args[5] = json;
         args[6] = ttl;
-        args[7] = r->channel;
+        args[7] = r->keys.channel;
         rc = micro_registry_eval(r, MICRO_LUA_REGISTER, 3, 8, args, &reply);
         if (rc == MICRO_OK) {
             freeReplyObject(reply);
@@ -317,10 +293,10 @@ micro_registry_deregister(micro_registry_t *r, const micro_service_t *s)
                                  s->nodes[i].id ? s->nodes[i].id : "");
             break;
         }
-        args[0] = r->k_services;
-        args[1] = r->k_expiry;
-        args[2] = r->k_svc;
-        args[3] = r->channel;
+        args[0] = r->keys.services;
+        args[1] = r->keys.expiry;
+        args[2] = r->keys.svc;
+        args[3] = r->keys.channel;
         args[4] = s->name;
         args[5] = s->nodes[i].id;
         rc = micro_registry_eval(r, MICRO_LUA_DEREGISTER, 2, 6, args, &reply);
@@ -385,12 +361,12 @@ micro_registry_get(micro_registry_t *r, const char *name,
         return micro_error_set(MICRO_EINVAL, "invalid service name \"%s\"",
                                name ? name : "");
     }
-    hash = micro_key(r->k_svc, name);
+    hash = micro_registry_key(r->keys.svc, name);
     if (hash == NULL) {
         return MICRO_ENOMEM;
     }
     args[0] = hash;
-    args[1] = r->k_expiry;
+    args[1] = r->keys.expiry;
     args[2] = name;
 
     pthread_mutex_lock(&r->lock);
@@ -420,10 +396,10 @@ micro_registry_names(micro_registry_t *r, redisReply **reply)
     int          rc;
     const char  *args[5];
 
-    args[0] = r->k_services;
-    args[1] = r->k_expiry;
-    args[2] = r->k_svc;
-    args[3] = r->channel;
+    args[0] = r->keys.services;
+    args[1] = r->keys.expiry;
+    args[2] = r->keys.svc;
+    args[3] = r->keys.channel;
 
     rc = micro_registry_eval(r, MICRO_LUA_LIST, 2, 4, args, reply);
     if (rc == MICRO_OK && (*reply)->type != REDIS_REPLY_ARRAY) {
@@ -496,7 +472,7 @@ micro_registry_dump_batch(micro_registry_t *r, redisReply *names,
         if (name->type != REDIS_REPLY_STRING || !micro_name_valid(name->str)) {
             continue;
         }
-        hash = micro_key(r->k_svc, name->str);
+        hash = micro_registry_key(r->keys.svc, name->str);
         if (hash == NULL) {
             rc = MICRO_ENOMEM;
             break;
@@ -505,7 +481,7 @@ micro_registry_dump_batch(micro_registry_t *r, redisReply *names,
         argv[1] = r->sha[MICRO_LUA_GET];
         argv[2] = "2";
         argv[3] = hash;
-        argv[4] = r->k_expiry;
+        argv[4] = r->keys.expiry;
         argv[5] = name->str;
         rc = redisAppendCommandArgv(r->c, 6, argv, NULL) == REDIS_OK
              ? MICRO_OK : MICRO_ENOMEM;
@@ -580,10 +556,10 @@ micro_registry_reap(micro_registry_t *r)
     redisReply  *reply;
     const char  *args[5];
 
-    args[0] = r->k_services;
-    args[1] = r->k_expiry;
-    args[2] = r->k_svc;
-    args[3] = r->channel;
+    args[0] = r->keys.services;
+    args[1] = r->keys.expiry;
+    args[2] = r->keys.svc;
+    args[3] = r->keys.channel;
     args[4] = "1000";
 
     pthread_mutex_lock(&r->lock);

@@ -22,4 +22,18 @@ typedef enum {
 
 extern const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS];
 
+/* The key names under a prefix; svc is the hash key's prefix. */
+typedef struct {
+    char   *services;
+    char   *expiry;
+    char   *svc;
+    char   *channel;
+} micro_registry_keys_t;
+
+int micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix);
+void micro_registry_keys_free(micro_registry_keys_t *k);
+
+/* prefix + name, malloc'd. */
+char *micro_registry_key(const char *prefix, const char *name);
+
 #endif

@@ -1,0 +1,650 @@
+/*
+ * The worker's registry: two hiredis async connections on NGINX's event
+ * loop (commands and the watch subscription), the snapshot they keep
+ * current, and one timer for reconnects, the expiry reaper and the full
+ * reload. See nginx-techniques.md section 5 for the pitfalls handled here:
+ * attach before callbacks, level-triggered events, hiredis closes the fd,
+ * idle connections for graceful shutdown.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <jansson.h>
+
+#include <micro/error.h>
+#include <micro/service.h>
+
+#include "ngx_micro_registry.h"
+#include "redis.h"
+#include "registry_internal.h"
+#include "registry_lua.h"
+
+
+#define NGX_MICRO_REGISTRY_TICK      1000     /* reaper and retry check */
+#define NGX_MICRO_REGISTRY_RESYNC    30000    /* full reload backstop */
+#define NGX_MICRO_REGISTRY_BACKOFF   100
+#define NGX_MICRO_REGISTRY_BACKOFF_MAX  5000
+
+
+struct ngx_micro_registry_s {
+    micro_registry_options_t   opts;
+    micro_registry_keys_t      keys;
+    ngx_log_t                 *log;
+    redisAsyncContext         *cmd;
+    redisAsyncContext         *sub;
+    micro_snapshot_t          *snapshot;
+    micro_snapshot_t          *loading;      /* a full reload under way */
+    ngx_uint_t                 pending;      /* its outstanding replies */
+    ngx_event_t                timer;
+    ngx_msec_t                 backoff;
+    ngx_msec_t                 next_connect;
+    ngx_msec_t                 next_resync;
+    ngx_uint_t                 syncs;
+    ngx_uint_t                 events;
+    unsigned                   stopping:1;
+    unsigned                   warned:1;
+};
+
+
+static void ngx_micro_registry_connect(ngx_micro_registry_t *r);
+static void ngx_micro_registry_reload(ngx_micro_registry_t *r);
+
+
+/* --- hiredis on NGINX's event loop ---------------------------------------- */
+
+static void
+ngx_micro_redis_handle(ngx_event_t *ev)
+{
+    ngx_connection_t   *c = ev->data;
+    redisAsyncContext  *ac = c->data;
+
+    if (c->close) {
+        /* graceful shutdown: nginx closes idle connections through us */
+        redisAsyncFree(ac);
+        return;
+    }
+    if (ev->write) {
+        redisAsyncHandleWrite(ac);
+    } else {
+        redisAsyncHandleRead(ac);
+    }
+}
+
+
+static void
+ngx_micro_redis_add(ngx_event_t *ev)
+{
+    if (!ev->active) {
+        /* level-triggered: hiredis reads 16 KiB a call (see the header) */
+        ngx_add_event(ev, ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_micro_redis_del(ngx_event_t *ev)
+{
+    if (ev->active) {
+        ngx_del_event(ev, ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_micro_redis_add_read(void *data)
+{
+    ngx_micro_redis_add(((ngx_connection_t *) data)->read);
+}
+
+
+static void
+ngx_micro_redis_del_read(void *data)
+{
+    ngx_micro_redis_del(((ngx_connection_t *) data)->read);
+}
+
+
+static void
+ngx_micro_redis_add_write(void *data)
+{
+    ngx_micro_redis_add(((ngx_connection_t *) data)->write);
+}
+
+
+static void
+ngx_micro_redis_del_write(void *data)
+{
+    ngx_micro_redis_del(((ngx_connection_t *) data)->write);
+}
+
+
+/* hiredis closes the fd itself right after this: release, never close. */
+static void
+ngx_micro_redis_cleanup(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+    ngx_del_conn(c, NGX_CLOSE_EVENT);
+    ngx_reusable_connection(c, 0);
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}
+
+
+static ngx_int_t
+ngx_micro_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(ac->c.fd, log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+    c->data = ac;
+    c->read->handler = ngx_micro_redis_handle;
+    c->write->handler = ngx_micro_redis_handle;
+    c->read->log = log;
+    c->write->log = log;
+    c->idle = 1;                  /* closed through us on shutdown */
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_micro_redis_add_read;
+    ac->ev.delRead = ngx_micro_redis_del_read;
+    ac->ev.addWrite = ngx_micro_redis_add_write;
+    ac->ev.delWrite = ngx_micro_redis_del_write;
+    ac->ev.cleanup = ngx_micro_redis_cleanup;
+    return NGX_OK;
+}
+
+
+/* --- configuration and life --------------------------------------------- */
+
+static void
+ngx_micro_registry_log(const char *message, void *data)
+{
+    ngx_log_error(NGX_LOG_WARN, (ngx_log_t *) data, 0, "micro: %s", message);
+}
+
+
+ngx_micro_registry_t *
+ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
+{
+    u_char                *p;
+    struct in6_addr        in6;
+    ngx_micro_registry_t  *r;
+
+    r = ngx_pcalloc(cf->pool, sizeof(ngx_micro_registry_t));
+    p = ngx_pnalloc(cf->pool, url->len + 1);
+    if (r == NULL || p == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    ngx_cpystrn(p, url->data, url->len + 1);
+
+    if (micro_registry_options_parse(&r->opts, (char *) p) != MICRO_OK) {
+        *err = (char *) micro_error_detail();
+        return NULL;
+    }
+    /* no name lookups in a worker: they would block it */
+    if (r->opts.host && inet_addr(r->opts.host) == INADDR_NONE
+        && inet_pton(AF_INET6, r->opts.host, &in6) != 1)
+    {
+        micro_registry_options_free(&r->opts);
+        *err = "the registry host must be an IP address or a unix socket";
+        return NULL;
+    }
+    if (micro_registry_keys_init(&r->keys, r->opts.prefix) != MICRO_OK) {
+        micro_registry_options_free(&r->opts);
+        *err = "out of memory";
+        return NULL;
+    }
+    return r;
+}
+
+
+static void
+ngx_micro_registry_tick(ngx_event_t *ev)
+{
+    const char            *argv[8];
+    ngx_msec_t             now;
+    ngx_micro_registry_t  *r = ev->data;
+
+    if (r->stopping || ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+    now = ngx_current_msec;
+
+    if (r->cmd == NULL || r->sub == NULL) {
+        if ((ngx_msec_int_t) (now - r->next_connect) >= 0) {
+            ngx_micro_registry_connect(r);
+        }
+    } else {
+        /* expired nodes come back to every watcher as deletes */
+        argv[0] = "EVAL";
+        argv[1] = micro_lua_scripts[MICRO_LUA_REAP];
+        argv[2] = "2";
+        argv[3] = r->keys.services;
+        argv[4] = r->keys.expiry;
+        argv[5] = r->keys.svc;
+        argv[6] = r->keys.channel;
+        argv[7] = "1000";
+        redisAsyncCommandArgv(r->cmd, NULL, NULL, 8, argv, NULL);
+        if ((ngx_msec_int_t) (now - r->next_resync) >= 0
+            && r->loading == NULL)
+        {
+            ngx_micro_registry_reload(r);
+        }
+    }
+    ngx_add_timer(&r->timer, NGX_MICRO_REGISTRY_TICK);
+}
+
+
+ngx_int_t
+ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log)
+{
+    r->log = log;
+    if (micro_snapshot_new(&r->snapshot) != MICRO_OK) {
+        return NGX_ERROR;
+    }
+    micro_log_set_handler(ngx_micro_registry_log, log);
+
+    r->timer.handler = ngx_micro_registry_tick;
+    r->timer.data = r;
+    r->timer.log = log;
+    r->timer.cancelable = 1;
+    r->backoff = NGX_MICRO_REGISTRY_BACKOFF;
+    ngx_micro_registry_connect(r);
+    ngx_add_timer(&r->timer, NGX_MICRO_REGISTRY_TICK);
+    return NGX_OK;
+}
+
+
+void
+ngx_micro_registry_stop(ngx_micro_registry_t *r)
+{
+    r->stopping = 1;
+    if (r->timer.timer_set) {
+        ngx_del_timer(&r->timer);
+    }
+    if (r->cmd) {
+        redisAsyncFree(r->cmd);
+    }
+    if (r->sub) {
+        redisAsyncFree(r->sub);
+    }
+    micro_snapshot_free(r->loading);
+    r->loading = NULL;
+    micro_snapshot_free(r->snapshot);
+    r->snapshot = NULL;
+    micro_registry_keys_free(&r->keys);
+    micro_registry_options_free(&r->opts);
+    micro_log_set_handler(NULL, NULL);
+}
+
+
+micro_snapshot_t *
+ngx_micro_registry_snapshot(ngx_micro_registry_t *r)
+{
+    return r->snapshot;
+}
+
+
+void
+ngx_micro_registry_stats(ngx_micro_registry_t *r,
+    ngx_micro_registry_stats_t *stats)
+{
+    stats->connected = r->cmd != NULL && r->sub != NULL;
+    stats->syncs = r->syncs;
+    stats->events = r->events;
+    stats->resync = NGX_MICRO_REGISTRY_RESYNC;
+}
+
+
+/* --- connections ------------------------------------------------------------ */
+
+static void
+ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why)
+{
+    if (!r->warned && !r->stopping && !ngx_exiting) {
+        ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: registry at %s: %s; "
+                      "serving the last snapshot of %uz services",
+                      micro_redis_where(&r->opts), why,
+                      micro_snapshot_size(r->snapshot));
+        r->warned = 1;
+    }
+    /* one side gone: drop the other too, and start over later */
+    if (r->cmd) {
+        redisAsyncContext  *ac = r->cmd;
+
+        r->cmd = NULL;
+        redisAsyncFree(ac);
+    }
+    if (r->sub) {
+        redisAsyncContext  *ac = r->sub;
+
+        r->sub = NULL;
+        redisAsyncFree(ac);
+    }
+    micro_snapshot_free(r->loading);
+    r->loading = NULL;
+    r->pending = 0;
+    r->next_connect = ngx_current_msec + r->backoff;
+    r->backoff = ngx_min(r->backoff * 2, NGX_MICRO_REGISTRY_BACKOFF_MAX);
+}
+
+
+static void
+ngx_micro_registry_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_micro_registry_t  *r = ac->data;
+
+    /* hiredis frees ac after this returns */
+    if (r->cmd == ac) {
+        r->cmd = NULL;
+    } else if (r->sub == ac) {
+        r->sub = NULL;
+    } else {
+        return;
+    }
+    ngx_micro_registry_lost(r, status == REDIS_OK ? "disconnected"
+                                                  : ac->errstr);
+}
+
+
+static void
+ngx_micro_registry_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_micro_registry_t  *r = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after a failed connect */
+        if (r->cmd == ac) {
+            r->cmd = NULL;
+        } else if (r->sub == ac) {
+            r->sub = NULL;
+        }
+        ngx_micro_registry_lost(r, ac->errstr);
+        return;
+    }
+    if (r->cmd && r->sub && r->warned) {
+        ngx_log_error(NGX_LOG_NOTICE, r->log, 0, "micro: registry at %s: "
+                      "connected again", micro_redis_where(&r->opts));
+        r->warned = 0;
+    }
+    r->backoff = NGX_MICRO_REGISTRY_BACKOFF;
+}
+
+
+static void
+ngx_micro_registry_on_auth(redisAsyncContext *ac, void *reply, void *data)
+{
+    redisReply            *rep = reply;
+    ngx_micro_registry_t  *r = ac->data;
+
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->log, 0, "micro: registry at %s: %s",
+                      micro_redis_where(&r->opts), rep->str);
+    }
+}
+
+
+static void ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply,
+    void *data);
+
+
+static redisAsyncContext *
+ngx_micro_registry_open(ngx_micro_registry_t *r)
+{
+    redisAsyncContext  *ac;
+
+    ac = r->opts.unix_path ? redisAsyncConnectUnix(r->opts.unix_path)
+                           : redisAsyncConnect(r->opts.host, r->opts.port);
+    if (ac == NULL) {
+        return NULL;
+    }
+    if (ac->err || ngx_micro_redis_attach(ac, r->log) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: registry at %s: %s",
+                      micro_redis_where(&r->opts),
+                      ac->err ? ac->errstr : "no free connection");
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = r;
+    /* callbacks after the adapter: setting them adds a write event */
+    redisAsyncSetConnectCallback(ac, ngx_micro_registry_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_micro_registry_on_disconnect);
+    if (r->opts.password) {
+        redisAsyncCommand(ac, ngx_micro_registry_on_auth, NULL, "AUTH %s",
+                          r->opts.password);
+    }
+    if (r->opts.db) {
+        redisAsyncCommand(ac, ngx_micro_registry_on_auth, NULL, "SELECT %d",
+                          r->opts.db);
+    }
+    return ac;
+}
+
+
+static void
+ngx_micro_registry_connect(ngx_micro_registry_t *r)
+{
+    r->cmd = ngx_micro_registry_open(r);
+    r->sub = r->cmd ? ngx_micro_registry_open(r) : NULL;
+    if (r->cmd == NULL || r->sub == NULL) {
+        ngx_micro_registry_lost(r, "cannot connect");
+        return;
+    }
+    /* subscribe first, then load: no change falls between the two */
+    redisAsyncCommand(r->sub, ngx_micro_registry_on_message, NULL,
+                      "SUBSCRIBE %s", r->keys.channel);
+    ngx_micro_registry_reload(r);
+}
+
+
+/* --- loading and following ------------------------------------------------ */
+
+/* Parses entries of one service's reply into snapshot s. */
+static void
+ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
+    redisReply *reply, const char *name)
+{
+    size_t           i;
+    micro_service_t  e;
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING
+            || micro_registry_entry_parse(&e, reply->element[i]->str,
+                                          reply->element[i]->len, name)
+               != MICRO_OK)
+        {
+            continue;
+        }
+        if (ngx_strcmp(e.name, name) != 0) {
+            micro_service_free(&e);
+            continue;
+        }
+        micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e);
+    }
+}
+
+
+/* The reload is complete: its snapshot becomes the current one. */
+static void
+ngx_micro_registry_loaded(ngx_micro_registry_t *r)
+{
+    micro_snapshot_free(r->snapshot);
+    r->snapshot = r->loading;
+    r->loading = NULL;
+    r->syncs++;
+    r->next_resync = ngx_current_msec + NGX_MICRO_REGISTRY_RESYNC;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->log, 0,
+                   "micro: registry loaded, %uz services",
+                   micro_snapshot_size(r->snapshot));
+}
+
+
+static void
+ngx_micro_registry_on_get(redisAsyncContext *ac, void *reply, void *data)
+{
+    redisReply            *rep = reply;
+    ngx_micro_registry_t  *r = ac->data;
+    char                  *name = data;
+
+    if (r->loading && rep && rep->type == REDIS_REPLY_ARRAY) {
+        ngx_micro_registry_add_entries(r, r->loading, rep, name);
+    }
+    ngx_free(name);
+
+    if (r->loading && --r->pending == 0) {
+        ngx_micro_registry_loaded(r);
+    }
+}
+
+
+static void
+ngx_micro_registry_on_list(redisAsyncContext *ac, void *reply, void *data)
+{
+    size_t                 i, len;
+    char                  *name, *hash;
+    redisReply            *rep = reply;
+    const char            *argv[6];
+    ngx_micro_registry_t  *r = ac->data;
+
+    if (r->loading == NULL || rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->log, 0, "micro: registry: %s",
+                          rep->str);
+        }
+        micro_snapshot_free(r->loading);
+        r->loading = NULL;
+        return;
+    }
+
+    /* one get a service; the last reply swaps the snapshot in */
+    r->pending = 0;
+    for (i = 0; i < rep->elements; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_STRING
+            || !micro_name_valid(rep->element[i]->str))
+        {
+            continue;
+        }
+        len = rep->element[i]->len;
+        name = ngx_alloc(len + 1, r->log);
+        hash = micro_registry_key(r->keys.svc, rep->element[i]->str);
+        if (name == NULL || hash == NULL) {
+            ngx_free(name);
+            free(hash);
+            continue;
+        }
+        ngx_memcpy(name, rep->element[i]->str, len + 1);
+        argv[0] = "EVAL";
+        argv[1] = micro_lua_scripts[MICRO_LUA_GET];
+        argv[2] = "2";
+        argv[3] = hash;
+        argv[4] = r->keys.expiry;
+        argv[5] = name;
+        if (redisAsyncCommandArgv(ac, ngx_micro_registry_on_get, name, 6,
+                                  argv, NULL) == REDIS_OK)
+        {
+            r->pending++;
+        } else {
+            ngx_free(name);
+        }
+        free(hash);
+    }
+    if (r->pending == 0) {
+        ngx_micro_registry_loaded(r);             /* an empty registry */
+    }
+}
+
+
+static void
+ngx_micro_registry_reload(ngx_micro_registry_t *r)
+{
+    const char  *argv[7];
+
+    if (r->cmd == NULL || r->loading) {
+        return;
+    }
+    if (micro_snapshot_new(&r->loading) != MICRO_OK) {
+        return;
+    }
+    argv[0] = "EVAL";
+    argv[1] = micro_lua_scripts[MICRO_LUA_LIST];
+    argv[2] = "2";
+    argv[3] = r->keys.services;
+    argv[4] = r->keys.expiry;
+    argv[5] = r->keys.svc;
+    argv[6] = r->keys.channel;
+    redisAsyncCommandArgv(r->cmd, ngx_micro_registry_on_list, NULL, 7, argv,
+                          NULL);
+}
+
+
+/* A published {"action": ..., "service": entry}: into both snapshots. */
+static void
+ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
+{
+    char                  *json;
+    json_t                *root, *action, *svc;
+    redisReply            *rep = reply;
+    micro_service_t        e, copy;
+    micro_watch_action_t   a;
+    ngx_micro_registry_t  *r = ac->data;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3
+        || rep->element[0]->type != REDIS_REPLY_STRING
+        || ngx_strcmp(rep->element[0]->str, "message") != 0
+        || rep->element[2]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    root = json_loadb(rep->element[2]->str, rep->element[2]->len, 0, NULL);
+    action = json_object_get(root, "action");
+    svc = json_object_get(root, "service");
+    json = (json_is_string(action) && json_is_object(svc))
+           ? json_dumps(svc, JSON_COMPACT) : NULL;
+    a = json && ngx_strcmp(json_string_value(action), "delete") == 0
+        ? MICRO_WATCH_DELETE : MICRO_WATCH_UPDATE;
+    json_decref(root);
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: skipping a malformed "
+                      "watch event");
+        return;
+    }
+    if (micro_registry_entry_parse(&e, json, ngx_strlen(json), "watch event")
+        != MICRO_OK)
+    {
+        free(json);
+        return;
+    }
+    free(json);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->log, 0,
+                   "micro: registry %s %s node %s",
+                   a == MICRO_WATCH_DELETE ? "delete" : "update", e.name,
+                   e.nodes[0].id);
+
+    if (r->loading && micro_service_copy(&copy, &e) == MICRO_OK) {
+        micro_snapshot_apply(r->loading, a, &copy);
+    }
+    micro_snapshot_apply(r->snapshot, a, &e);
+    r->events++;
+}

@@ -1,0 +1,42 @@
+/*
+ * The registry inside an NGINX worker: hiredis async on the worker's event
+ * loop, a snapshot loaded at start, kept current by the watch channel and
+ * re-read in full on a timer as a backstop. No Redis round trip happens
+ * on a request's path; when Redis is down the last snapshot stays.
+ */
+
+#ifndef NGX_MICRO_REGISTRY_H
+#define NGX_MICRO_REGISTRY_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <micro/registry.h>
+#include <micro/snapshot.h>
+
+
+typedef struct ngx_micro_registry_s  ngx_micro_registry_t;
+
+/* What a worker knows, for the status endpoint and logs. */
+typedef struct {
+    ngx_uint_t                 connected;
+    ngx_uint_t                 syncs;        /* full loads completed */
+    ngx_uint_t                 events;       /* watch events applied */
+    ngx_msec_t                 resync;       /* full reload interval */
+} ngx_micro_registry_stats_t;
+
+
+/* Parses the URL at configuration time; NULL with *err set on failure. */
+ngx_micro_registry_t *ngx_micro_registry_create(ngx_conf_t *cf,
+    ngx_str_t *url, char **err);
+
+/* In a worker: connects and starts loading. */
+ngx_int_t ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log);
+void ngx_micro_registry_stop(ngx_micro_registry_t *r);
+
+/* The current snapshot; never NULL once started. */
+micro_snapshot_t *ngx_micro_registry_snapshot(ngx_micro_registry_t *r);
+void ngx_micro_registry_stats(ngx_micro_registry_t *r,
+    ngx_micro_registry_stats_t *stats);
+
+#endif
