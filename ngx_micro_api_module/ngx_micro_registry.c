@@ -45,12 +45,14 @@ struct ngx_micro_registry_s {
     ngx_msec_t                 next_resync;
     ngx_uint_t                 syncs;
     ngx_uint_t                 events;
+    unsigned                   started:1;
     unsigned                   stopping:1;
     unsigned                   warned:1;
 };
 
 
 static void ngx_micro_registry_connect(ngx_micro_registry_t *r);
+static void ngx_micro_registry_cleanup(void *data);
 static void ngx_micro_registry_reload(ngx_micro_registry_t *r);
 
 
@@ -187,11 +189,13 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
 {
     u_char                *p;
     struct in6_addr        in6;
+    ngx_pool_cleanup_t    *cln;
     ngx_micro_registry_t  *r;
 
     r = ngx_pcalloc(cf->pool, sizeof(ngx_micro_registry_t));
     p = ngx_pnalloc(cf->pool, url->len + 1);
-    if (r == NULL || p == NULL) {
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (r == NULL || p == NULL || cln == NULL) {
         *err = "out of memory";
         return NULL;
     }
@@ -214,6 +218,8 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
         *err = "out of memory";
         return NULL;
     }
+    cln->handler = ngx_micro_registry_cleanup;
+    cln->data = r;
     return r;
 }
 
@@ -258,6 +264,10 @@ ngx_micro_registry_tick(ngx_event_t *ev)
 ngx_int_t
 ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log)
 {
+    if (r->started) {
+        return NGX_OK;
+    }
+    r->started = 1;
     r->log = log;
     if (micro_snapshot_new(&r->snapshot) != MICRO_OK) {
         return NGX_ERROR;
@@ -278,6 +288,9 @@ ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log)
 void
 ngx_micro_registry_stop(ngx_micro_registry_t *r)
 {
+    if (!r->started || r->stopping) {
+        return;
+    }
     r->stopping = 1;
     if (r->timer.timer_set) {
         ngx_del_timer(&r->timer);
@@ -292,9 +305,19 @@ ngx_micro_registry_stop(ngx_micro_registry_t *r)
     r->loading = NULL;
     micro_snapshot_free(r->snapshot);
     r->snapshot = NULL;
+    micro_log_set_handler(NULL, NULL);
+}
+
+
+/* With the configuration's pool: what the URL parse allocated. */
+static void
+ngx_micro_registry_cleanup(void *data)
+{
+    ngx_micro_registry_t  *r = data;
+
+    ngx_micro_registry_stop(r);
     micro_registry_keys_free(&r->keys);
     micro_registry_options_free(&r->opts);
-    micro_log_set_handler(NULL, NULL);
 }
 
 

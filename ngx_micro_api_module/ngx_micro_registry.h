@@ -30,7 +30,11 @@ typedef struct {
 ngx_micro_registry_t *ngx_micro_registry_create(ngx_conf_t *cf,
     ngx_str_t *url, char **err);
 
-/* In a worker: connects and starts loading. */
+/*
+ * In a worker (init_process): connects and starts loading. With
+ * master_process off, nginx runs no init_process after a reload, so the
+ * registry is followed only by the configuration it started with.
+ */
 ngx_int_t ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log);
 void ngx_micro_registry_stop(ngx_micro_registry_t *r);
 

@@ -270,9 +270,10 @@ sub modules {
 sub expand {
     my ($self, $conf) = @_;
     my $d = $self->{dir};
+    # under valgrind too the master forks its workers (valgrind follows
+    # forks), so reloads behave as in production
     my $globals = "daemon off;\npid $d/nginx.pid;\n"
         . "error_log $d/error.log debug;\n"
-        . ($VALGRIND ? "master_process off;\n" : "")
         . "events { worker_connections 1024; }\n";
     my $http = "access_log $d/access.log;\n"
         . join '', map { "${_}_temp_path $d/${_}_temp;\n" }
@@ -306,6 +307,7 @@ sub example_conf {
     $conf =~ s/access_log [^;]*;/access_log %%TESTDIR%%\/access.log;/g;
     $conf =~ s/listen (\d+);/listen 127.0.0.1:%%PORT_$1%%;/g;
     $conf =~ s/^http \{/http {\n%%HTTP_GLOBALS%%/m;
+    $conf =~ s{redis://127\.0\.0\.1:6379/0}{%%REDIS%%}g;
     return "%%MODULES%%\n%%GLOBALS%%\n$conf";
 }
 

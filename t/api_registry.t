@@ -1,0 +1,129 @@
+#!/usr/bin/perl
+# The registry inside NGINX workers (conf.example/registry.conf): services
+# registered while NGINX runs appear, deregistered and expired ones go,
+# Redis down keeps the last snapshot, Redis back is followed again, reload
+# keeps working, malformed entries are skipped, and nginx -t names bad
+# configuration.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MicroTest;
+
+my $t = MicroTest->new;
+my $redis = $t->redis;
+local $ENV{MICRO_REGISTRY} = $t->redis_url;
+
+$t->micro('register', 'service', svc('go.micro.api.before', 'b-1', 9001));
+$t->nginx($t->example_conf('registry.conf'));
+my $port = $t->port('8080');
+
+sub svc {
+    my ($name, $id, $port) = @_;
+    return encode_json({ name => $name, version => '1',
+        nodes => [{ id => $id, address => "127.0.0.1:$port" }] });
+}
+
+sub status {
+    my $r = $t->http(GET => "http://127.0.0.1:$port/registry");
+    return $r->{status} == 200 ? decode_json($r->{content}) : {};
+}
+
+# Every worker must see it: ask until several answers in a row agree.
+sub eventually {
+    my ($cond, $what) = @_;
+    return MicroTest::wait_until(sub {
+        for (1 .. 6) { return 0 unless $cond->(status()) }
+        1 }, $what);
+}
+
+sub nodes_of {
+    my ($st, $name) = @_;
+    return [sort map { $_->{nodes}[0]{id} } @{ $st->{services}{$name} || [] }];
+}
+
+ok(eventually(sub { @{ nodes_of($_[0], 'go.micro.api.before') } == 1 },
+    'initial load'), 'a service registered before start is loaded');
+is(status()->{registry}{connected}, JSON::PP::true, 'connected to redis');
+
+$t->micro('register', 'service', svc('go.micro.api.new', 'n-1', 9002));
+ok(eventually(sub { nodes_of($_[0], 'go.micro.api.new')->[0] }, 'create'),
+    'a service registered while NGINX runs appears');
+$t->micro('register', 'service', svc('go.micro.api.new', 'n-2', 9003));
+ok(eventually(sub { @{ nodes_of($_[0], 'go.micro.api.new') } == 2 },
+    'second node'), 'and its second node');
+
+$t->micro('deregister', 'service', svc('go.micro.api.new', 'n-1', 9002));
+ok(eventually(sub { "@{ nodes_of($_[0], 'go.micro.api.new') }" eq 'n-2' },
+    'delete'), 'a deregistered node goes');
+
+$t->micro('register', 'service', svc('go.micro.api.brief', 'x-1', 9004),
+    '--ttl', '500ms');
+ok(eventually(sub { !$_[0]{services}{'go.micro.api.brief'} }, 'expiry'),
+    'an expired node goes (the reaper turns expiry into a delete)');
+
+# another program's malformed entries are skipped with a warning
+sub redis_cli { system("redis-cli -p $redis @_ >/dev/null") == 0 or die }
+redis_cli(q|HSET micro:registry:svc:go.micro.api.bad bad '{not json'|);
+redis_cli(q{EVAL "redis.call('ZADD', KEYS[1], '+inf', 'go.micro.api.bad bad')"}
+    . q{ 1 micro:registry:expiry});
+redis_cli(q{SADD micro:registry:services go.micro.api.bad});
+$t->micro('register', 'service', svc('go.micro.api.bad', 'good', 9005));
+ok(eventually(sub { "@{ nodes_of($_[0], 'go.micro.api.bad') }" eq 'good' },
+    'good node'), 'only the valid entry is used');
+
+# Redis down: the last snapshot stays
+$t->redis_stop;
+ok(eventually(sub { !$_[0]{registry}{connected} }, 'disconnect'),
+    'redis killed: the workers notice');
+is_deeply(nodes_of(status(), 'go.micro.api.new'), ['n-2'],
+    'and keep serving the last snapshot');
+like(MicroTest::read_file($t->dir . '/error.log'),
+    qr/\[warn\].*micro: registry at 127\.0\.0\.1:$redis: .*serving the last snapshot/,
+    'with one warning in the log');
+
+# Redis back (empty, as after a restart): followed again
+$t->redis(port => $redis);
+$t->micro('register', 'service', svc('go.micro.api.after', 'a-1', 9006));
+ok(eventually(sub { $_[0]{registry}{connected}
+                    && nodes_of($_[0], 'go.micro.api.after')->[0]
+                    && !$_[0]{services}{'go.micro.api.new'} }, 'resync'),
+    'redis back: new registrations seen, the lost ones gone');
+
+# reload keeps it all
+my $pid = MicroTest::read_file($t->dir . '/nginx.pid');
+chomp $pid;
+kill 'HUP', $pid;
+$t->micro('register', 'service', svc('go.micro.api.reloaded', 'r-1', 9007));
+ok(eventually(sub { nodes_of($_[0], 'go.micro.api.reloaded')->[0]
+                    && nodes_of($_[0], 'go.micro.api.after')->[0] },
+    'after reload'), 'after nginx -s reload the new workers follow too');
+
+$t->nginx_stop;
+unlike(MicroTest::read_file($t->dir . '/error.log'), qr/open socket/,
+    'no socket left open at exit');
+
+# nginx -t names what is wrong and where
+for my $case (
+    [ 'micro_registry http://x;', qr/invalid registry "http:\/\/x": registry URL "http:\/\/x" is not redis/ ],
+    [ 'micro_registry redis://redis.local:6379/0;', qr/must be an IP address/ ],
+    [ "micro_registry redis://127.0.0.1/0;\n    micro_registry redis://127.0.0.1/1;", qr/"micro_registry" directive is duplicate/ ],
+    [ 'server { location / { micro_registry_status; } }', qr/needs "micro_registry" in the http block/ ],
+) {
+    my ($ok, $out) = $t->nginx_test(<<"CONF", 'bad.conf');
+%%MODULES%%
+%%GLOBALS%%
+http {
+    $case->[0]
+}
+CONF
+    (my $name = $case->[0]) =~ s/\s+/ /g;
+    ok(!$ok, "nginx -t rejects: $name");
+    like($out, qr/$case->[1].* in \S+bad\.conf:\d+/, 'and says why and where');
+}
+
+$t->done;
+done_testing();
