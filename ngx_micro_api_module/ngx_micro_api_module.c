@@ -1,20 +1,27 @@
 /*
  * ngx_micro_api_module: the Micro API gateway.
  *
- * So far: request paths resolved the way go-micro's "micro" resolver does
- * ($micro_service, $micro_endpoint), and the registry followed inside each
- * worker (micro_registry), with its snapshot shown by micro_registry_status.
- * The selector and the RPC leg build on these.
+ * micro_api in a location: the request path resolves (go-micro's "micro"
+ * resolver) to a service and an endpoint, a node of the service is picked
+ * from the worker's registry snapshot (micro_registry), and the call goes
+ * to it over the micro transport (ngx_micro_api_upstream.c): JSON passed
+ * through, or transcoded to and from protobuf when micro_proto knows the
+ * endpoint's types.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
+#include <micro/error.h>
 #include <micro/resolver.h>
+#include <micro/rpc_error.h>
 #include <micro/service.h>
 #include <micro/transcode.h>
 
+#include "ngx_micro_api_upstream.h"
 #include "ngx_micro_registry.h"
 
 
@@ -22,28 +29,46 @@
 #define NGX_MICRO_ENDPOINT_MAX           512
 
 
+#define NGX_MICRO_API_RANDOM       0
+#define NGX_MICRO_API_ROUND_ROBIN  1
+
+
 typedef struct {
-    ngx_micro_registry_t  *registry;
+    ngx_micro_registry_t      *registry;
+    micro_pb_pool_t           *pool;         /* micro_proto types */
 } ngx_micro_api_main_conf_t;
 
 
 typedef struct {
-    ngx_str_t     namespace;     /* NUL-terminated */
+    ngx_str_t                  namespace;    /* NUL-terminated */
+    ngx_uint_t                 selector;
+    ngx_uint_t                 next;         /* round robin position */
+    ngx_http_upstream_conf_t   upstream;
 } ngx_micro_api_loc_conf_t;
 
 
 typedef struct {
-    ngx_str_t     service;
-    ngx_str_t     endpoint;
-    ngx_uint_t    resolved;      /* 1 resolved, 2 does not resolve */
+    ngx_str_t                  service;
+    ngx_str_t                  endpoint;
+    ngx_str_t                  node;
+    ngx_uint_t                 resolved;     /* 1 resolved, 2 does not */
+    ngx_uint_t                 called;       /* went to micro_api */
+    ngx_buf_t                 *error;        /* replaces nginx's page */
+    ngx_micro_api_call_t       call;
 } ngx_micro_api_ctx_t;
 
 
 static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_handler(ngx_http_request_t *r);
+static void ngx_micro_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_status_handler(ngx_http_request_t *r);
+static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_micro_api_init(ngx_conf_t *cf);
 static void *ngx_micro_api_create_main_conf(ngx_conf_t *cf);
 static void *ngx_micro_api_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_micro_api_registry(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -54,6 +79,12 @@ static ngx_int_t ngx_micro_api_init_process(ngx_cycle_t *cycle);
 static void ngx_micro_api_exit_process(ngx_cycle_t *cycle);
 static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+
+static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
+    { ngx_string("random"), NGX_MICRO_API_RANDOM },
+    { ngx_string("round_robin"), NGX_MICRO_API_ROUND_ROBIN },
+    { ngx_null_string, 0 }
+};
 static char *ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data);
 
 
@@ -68,6 +99,48 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       ngx_micro_api_registry,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("micro_proto"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_micro_api_proto,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("micro_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_micro_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("micro_selector"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, selector),
+      &ngx_micro_api_selectors },
+
+    { ngx_string("micro_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.connect_timeout),
+      NULL },
+
+    { ngx_string("micro_send_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.send_timeout),
+      NULL },
+
+    { ngx_string("micro_read_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.read_timeout),
       NULL },
 
     { ngx_string("micro_registry_status"),
@@ -90,7 +163,7 @@ static ngx_command_t  ngx_micro_api_commands[] = {
 
 static ngx_http_module_t  ngx_micro_api_module_ctx = {
     ngx_micro_api_add_variables,           /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_micro_api_init,                    /* postconfiguration */
 
     ngx_micro_api_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -126,6 +199,9 @@ static ngx_http_variable_t  ngx_micro_api_vars[] = {
 
     { ngx_string("micro_endpoint"), NULL, ngx_micro_api_service_variable,
       offsetof(ngx_micro_api_ctx_t, endpoint), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("micro_node"), NULL, ngx_micro_api_service_variable,
+      offsetof(ngx_micro_api_ctx_t, node), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -212,6 +288,467 @@ ngx_micro_api_resolve(ngx_http_request_t *r)
                    &r->uri, &ctx->service, &ctx->endpoint);
 
     return ctx;
+}
+
+
+/* --- the micro_api handler ---------------------------------------------- */
+
+/* A go-micro error as the response: {"id","code","detail","status"}. */
+static ngx_int_t
+ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail)
+{
+    ngx_int_t          rc;
+    ngx_buf_t         *b;
+    ngx_chain_t        out;
+    micro_buf_t        json = { 0 };
+    micro_rpc_error_t  e;
+
+    micro_rpc_error_set(&e, "go.micro.api", (int) status, "%s", detail);
+    if (micro_rpc_error_json(&e, &json) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    b = ngx_create_temp_buf(r->pool, json.len + 1);
+    if (b == NULL) {
+        micro_buf_free(&json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    b->last = ngx_cpymem(b->pos, json.data, json.len);
+    *b->last++ = '\n';
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    micro_buf_free(&json);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: %ui %s", status, detail);
+
+    r->headers_out.status = status;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+    out.buf = b;
+    out.next = NULL;
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_micro_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_micro_api_ctx_t  *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PUT
+                       |NGX_HTTP_PATCH|NGX_HTTP_DELETE)))
+    {
+        rc = ngx_http_discard_request_body(r);
+        return rc != NGX_OK ? rc
+                            : ngx_micro_api_error(r, NGX_HTTP_NOT_ALLOWED,
+                                                  "method not allowed");
+    }
+
+    ctx = ngx_micro_api_resolve(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ctx->resolved != 1) {
+        rc = ngx_http_discard_request_body(r);
+        return rc != NGX_OK ? rc
+                            : ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND,
+                                                  "not found");
+    }
+
+    /* the body is used whole: keep it in one memory buffer if it fits */
+    r->request_body_in_single_buf = 1;
+    rc = ngx_http_read_client_request_body(r, ngx_micro_api_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+    return NGX_DONE;
+}
+
+
+/* The request body in one piece (from memory or the temp file). */
+static ngx_int_t
+ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    size_t        len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = NULL;
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+    len = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    body->data = p;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+            p += n;
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+    body->len = p - body->data;
+    return NGX_OK;
+}
+
+
+/*
+ * GET: the query as JSON, go-micro's way (qson): a[b]=1 nests, a[]=x
+ * appends, and each value is read as JSON first (id=123 is a number).
+ */
+static ngx_int_t
+ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *out)
+{
+    u_char   *p, *end, *amp, *eq, *kdst, *vdst, key[512], val[4096];
+    char     *dump, *seg, *next;
+    json_t   *root, *node, *child, *value;
+
+    root = json_object();
+    if (root == NULL) {
+        return NGX_ERROR;
+    }
+    p = r->args.data;
+    end = r->args.data + r->args.len;
+
+    for ( /* void */ ; p < end; p = amp + 1) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+        eq = ngx_strlchr(p, amp, '=');
+        if (eq == NULL || eq == p
+            || (size_t) (eq - p) >= sizeof(key)
+            || (size_t) (amp - eq) >= sizeof(val))
+        {
+            continue;
+        }
+        kdst = key;
+        ngx_unescape_uri(&kdst, &p, eq - p, NGX_UNESCAPE_URI);
+        *kdst = '\0';
+        eq++;
+        vdst = val;
+        ngx_unescape_uri(&vdst, &eq, amp - eq, NGX_UNESCAPE_URI);
+        *vdst = '\0';
+
+        value = json_loads((char *) val, JSON_DECODE_ANY, NULL);
+        if (value == NULL) {
+            value = json_string((char *) val);
+        }
+
+        /* walk a[b][c] down from the root */
+        node = root;
+        seg = (char *) key;
+        next = strchr(seg, '[');
+        if (next) {
+            *next++ = '\0';
+        }
+        while (next) {
+            char  *close = strchr(next, ']');
+
+            if (close == NULL) {
+                break;
+            }
+            *close = '\0';
+            child = json_object_get(node, seg);
+            if (*next == '\0') {
+                /* a[]=x: an array */
+                if (!json_is_array(child)) {
+                    child = json_array();
+                    json_object_set_new(node, seg, child);
+                }
+                json_array_append_new(child, value);
+                value = NULL;
+                break;
+            }
+            if (!json_is_object(child)) {
+                child = json_object();
+                json_object_set_new(node, seg, child);
+            }
+            node = child;
+            seg = next;
+            next = close[1] == '[' ? close + 2 : NULL;
+        }
+        if (value) {
+            json_object_set_new(node, seg, value);
+        }
+    }
+
+    dump = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (dump == NULL) {
+        return NGX_ERROR;
+    }
+    out->len = ngx_strlen(dump);
+    out->data = ngx_pnalloc(r->pool, out->len);
+    if (out->data == NULL) {
+        free(dump);
+        return NGX_ERROR;
+    }
+    ngx_memcpy(out->data, dump, out->len);
+    free(dump);
+    return NGX_OK;
+}
+
+
+/* A node of the service, by the location's strategy; NULL if none. */
+static const micro_service_t *
+ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_snapshot_service_t *svc)
+{
+    ngx_uint_t  i;
+
+    if (svc == NULL || svc->len == 0) {
+        return NULL;
+    }
+    i = alcf->selector == NGX_MICRO_API_ROUND_ROBIN ? alcf->next++
+                                                    : (ngx_uint_t) ngx_random();
+    return &svc->entries[i % svc->len];
+}
+
+
+static ngx_int_t
+ngx_micro_api_call(ngx_http_request_t *r)
+{
+    u_char                     *name;
+    ngx_str_t                   body, ct;
+    ngx_addr_t                 *addr;
+    micro_buf_t                 pb = { 0 };
+    ngx_url_t                   url;
+    ngx_micro_api_ctx_t        *ctx;
+    ngx_micro_api_call_t       *call;
+    const micro_service_t      *node;
+    const micro_pb_message_t   *request_type, *response_type;
+    ngx_micro_api_loc_conf_t   *alcf;
+    ngx_micro_api_main_conf_t  *amcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    amcf = ngx_http_get_module_main_conf(r, ngx_micro_api_module);
+    call = &ctx->call;
+
+    /* the body: JSON, protobuf as is, or the query of a GET as JSON */
+    ct = r->headers_in.content_type ? r->headers_in.content_type->value
+                                    : (ngx_str_t) ngx_null_string;
+    if (r->method & NGX_HTTP_GET) {
+        if (ngx_micro_api_query_json(r, &body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_str_null(&ct);
+    } else if (ngx_micro_api_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ct.len >= 20 && ngx_strncasecmp(ct.data,
+                                        (u_char *) "application/protobuf", 20)
+                        == 0)
+    {
+        ngx_str_set(&call->content_type, "application/protobuf");
+    } else {
+        ngx_str_set(&call->content_type, "application/json");
+    }
+    call->body = body;
+
+    /* with micro_proto types for the endpoint: JSON -> protobuf */
+    name = ngx_pnalloc(r->pool, ctx->endpoint.len + 1);
+    if (name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_cpystrn(name, ctx->endpoint.data, ctx->endpoint.len + 1);
+    if (amcf->pool && call->content_type.len == 16
+        && micro_pb_pool_method(amcf->pool, (char *) name, &request_type,
+                                &response_type) == MICRO_OK)
+    {
+        call->allocator.alloc = (void *(*)(void *, size_t)) ngx_palloc;
+        call->allocator.ctx = r->pool;
+        pb.allocator = &call->allocator;
+        call->transcode.pool = amcf->pool;
+        if (micro_json_to_pb(request_type, (char *) body.data, body.len,
+                             &call->transcode, &pb) != MICRO_OK)
+        {
+            return ngx_micro_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                       micro_error_detail());
+        }
+        call->body.data = pb.data;
+        call->body.len = pb.len;
+        ngx_str_set(&call->content_type, "application/protobuf");
+        call->response_type = response_type;
+    }
+
+    /* a node from the snapshot: no Redis on this path */
+    name = ngx_pnalloc(r->pool, ctx->service.len + 1);
+    if (name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_cpystrn(name, ctx->service.data, ctx->service.len + 1);
+    node = amcf->registry
+           ? ngx_micro_api_select(r, alcf, micro_snapshot_get(
+                 ngx_micro_registry_snapshot(amcf->registry), (char *) name))
+           : NULL;
+    if (node == NULL) {
+        return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "service not found");
+    }
+
+    call->service = ctx->service;
+    call->endpoint = ctx->endpoint;
+    call->node.data = (u_char *) node->nodes[0].address;
+    call->node.len = ngx_strlen(node->nodes[0].address);
+    ctx->node = call->node;
+
+    ngx_memzero(&url, sizeof(ngx_url_t));
+    url.url = call->node;
+    url.no_resolve = 1;
+    if (ngx_parse_url(r->pool, &url) != NGX_OK || url.naddrs == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: node %V of %V is not an IP address",
+                      &call->node, &call->service);
+        return ngx_micro_api_error(r, NGX_HTTP_BAD_GATEWAY,
+                                   "no reachable node");
+    }
+    addr = &url.addrs[0];
+    call->sockaddr = addr->sockaddr;
+    call->socklen = addr->socklen;
+    call->port = url.port;
+
+    call->id.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN * 2 + 2);
+    if (call->id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    call->id.len = ngx_sprintf(call->id.data, "%P-%uA", ngx_pid,
+                               r->connection->number) - call->id.data;
+    ctx->called = 1;
+
+    return ngx_micro_api_upstream_start(r, call, &alcf->upstream,
+                                        &ngx_micro_api_module);
+}
+
+
+static void
+ngx_micro_api_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_micro_api_call(r);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/*
+ * The errors NGINX itself answers for a call (413 over client_max_body_size,
+ * 502 when no node could be reached, 504 on a timeout) go out in go-micro's
+ * JSON shape too, instead
+ * of the HTML error page: the header filter swaps the body the body
+ * filter then sends.
+ */
+
+static ngx_http_output_header_filter_pt  ngx_micro_api_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_micro_api_next_body_filter;
+
+
+static ngx_int_t
+ngx_micro_api_header_filter(ngx_http_request_t *r)
+{
+    u_char               *p;
+    const char           *detail;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    if (ctx == NULL || ctx->resolved != 1
+        || (r->err_status < 500
+            && r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
+        || (r->err_status >= 500 && !ctx->called))
+    {
+        return ngx_micro_api_next_header_filter(r);
+    }
+
+    detail = r->err_status == NGX_HTTP_GATEWAY_TIME_OUT
+             ? "the service did not answer in time"
+             : r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+             ? "request body too large"
+             : "no node of the service could be reached";
+    ctx->error = ngx_create_temp_buf(r->pool, 256);
+    if (ctx->error == NULL) {
+        return NGX_ERROR;
+    }
+    p = ngx_snprintf(ctx->error->pos, 256, "{\"id\":\"go.micro.api\","
+                     "\"code\":%ui,\"detail\":\"%s\",\"status\":\"%s\"}\n",
+                     r->err_status, detail,
+                     micro_http_status_text((int) r->err_status));
+    ctx->error->last = p;
+    ctx->error->last_buf = 1;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = p - ctx->error->pos;
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+    return ngx_micro_api_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_micro_api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t           out;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    if (ctx == NULL || ctx->error == NULL) {
+        return ngx_micro_api_next_body_filter(r, in);
+    }
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;       /* nginx's page: dropped */
+    }
+    if (ctx->error->pos == ctx->error->last) {
+        return NGX_OK;
+    }
+    out.buf = ctx->error;
+    out.next = NULL;
+    ctx->error = ngx_calloc_buf(r->pool);   /* sent once */
+    if (ctx->error == NULL) {
+        return NGX_ERROR;
+    }
+    return ngx_micro_api_next_body_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_micro_api_init(ngx_conf_t *cf)
+{
+    ngx_micro_api_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_micro_api_header_filter;
+    ngx_micro_api_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_micro_api_body_filter;
+    return NGX_OK;
 }
 
 
@@ -358,7 +895,30 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->namespace = { 0, NULL };
+     *     conf->upstream.bufs.num = 0;
+     *     conf->upstream.next_upstream = 0;
      */
+
+    conf->selector = NGX_CONF_UNSET_UINT;
+    conf->upstream.local = NGX_CONF_UNSET_PTR;
+    conf->upstream.socket_keepalive = NGX_CONF_UNSET;
+    conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
+    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.next_upstream_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+
+    /* the reply is small and streamed as it comes: no buffering to disk */
+    conf->upstream.cyclic_temp_file = 0;
+    conf->upstream.buffering = 0;
+    conf->upstream.ignore_client_abort = 0;
+    conf->upstream.send_lowat = 0;
+    conf->upstream.max_temp_file_size = 0;
+    conf->upstream.temp_file_write_size = 0;
+    conf->upstream.intercept_errors = 0;
+    conf->upstream.pass_request_headers = 0;
+    conf->upstream.pass_request_body = 0;
 
     return conf;
 }
@@ -372,6 +932,31 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->namespace, prev->namespace,
                              NGX_MICRO_API_DEFAULT_NAMESPACE);
+    ngx_conf_merge_uint_value(conf->selector, prev->selector,
+                              NGX_MICRO_API_RANDOM);
+
+    ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
+                             NULL);
+    ngx_conf_merge_value(conf->upstream.socket_keepalive,
+                         prev->upstream.socket_keepalive, 0);
+    ngx_conf_merge_uint_value(conf->upstream.next_upstream_tries,
+                              prev->upstream.next_upstream_tries, 0);
+    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
+                              prev->upstream.connect_timeout, 5000);
+    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
+                              prev->upstream.send_timeout, 5000);
+    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
+                              prev->upstream.read_timeout, 30000);
+    ngx_conf_merge_msec_value(conf->upstream.next_upstream_timeout,
+                              prev->upstream.next_upstream_timeout, 0);
+    ngx_conf_merge_size_value(conf->upstream.buffer_size,
+                              prev->upstream.buffer_size,
+                              (size_t) ngx_pagesize);
+    ngx_conf_merge_bitmask_value(conf->upstream.next_upstream,
+                                 prev->upstream.next_upstream,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_UPSTREAM_FT_ERROR
+                                  |NGX_HTTP_UPSTREAM_FT_TIMEOUT));
 
     return NGX_CONF_OK;
 }
@@ -459,4 +1044,77 @@ ngx_micro_api_exit_process(ngx_cycle_t *cycle)
     if (amcf && amcf->registry) {
         ngx_micro_registry_stop(amcf->registry);
     }
+}
+
+
+static char *
+ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_micro_api_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_micro_api_module);
+    if (amcf->registry == NULL) {
+        return "needs \"micro_registry\" in the http block before it";
+    }
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_micro_api_handler;
+    return NGX_CONF_OK;
+}
+
+
+/* micro_proto FILE: a FileDescriptorSet, read at configuration time. */
+static char *
+ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_micro_api_main_conf_t  *amcf = conf;
+
+    u_char       *data;
+    ssize_t       n;
+    ngx_str_t    *value, path;
+    ngx_file_t    file;
+
+    value = cf->args->elts;
+    path = value[1];
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+    if (ngx_fd_info(file.fd, &file.info) == NGX_FILE_ERROR) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+    data = ngx_pnalloc(cf->temp_pool, ngx_file_size(&file.info) + 1);
+    n = data ? ngx_read_file(&file, data, ngx_file_size(&file.info), 0)
+             : NGX_ERROR;
+    ngx_close_file(file.fd);
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->pool == NULL) {
+        ngx_pool_cleanup_t  *cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+        if (cln == NULL || micro_pb_pool_new(&amcf->pool) != MICRO_OK) {
+            return NGX_CONF_ERROR;
+        }
+        cln->handler = (ngx_pool_cleanup_pt) micro_pb_pool_free;
+        cln->data = amcf->pool;
+    }
+    if (micro_pb_pool_add_descriptor_set(amcf->pool, data, (size_t) n)
+        != MICRO_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid descriptor set "
+                           "\"%V\": %s", &path, micro_error_detail());
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
 }

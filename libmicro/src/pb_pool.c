@@ -20,10 +20,16 @@ struct micro_arena_chunk_s {
     max_align_t             data[];
 };
 
+typedef struct {
+    const micro_pb_message_t  *request;
+    const micro_pb_message_t  *response;
+} micro_pb_method_t;
+
 struct micro_pb_pool_s {
     micro_arena_chunk_t    *chunks;
     micro_map_t             messages;    /* full name -> message */
     micro_map_t             enums;       /* full name -> enum */
+    micro_map_t             methods;     /* "Service.Method" -> method */
 };
 
 
@@ -84,6 +90,7 @@ micro_pb_pool_free(micro_pb_pool_t *p)
     }
     micro_map_free(&p->messages);
     micro_map_free(&p->enums);
+    micro_map_free(&p->methods);
     free(p);
 }
 
@@ -95,6 +102,21 @@ micro_pb_pool_message(const micro_pb_pool_t *p, const char *full_name)
         full_name++;
     }
     return micro_map_get(&p->messages, full_name);
+}
+
+
+int
+micro_pb_pool_method(const micro_pb_pool_t *p, const char *endpoint,
+    const micro_pb_message_t **request, const micro_pb_message_t **response)
+{
+    const micro_pb_method_t  *m = micro_map_get(&p->methods, endpoint);
+
+    if (m == NULL) {
+        return MICRO_ENOTFOUND;
+    }
+    *request = m->request;
+    *response = m->response;
+    return MICRO_OK;
 }
 
 
@@ -595,6 +617,45 @@ micro_define(micro_pb_pool_t *p, micro_pending_t *pd)
 }
 
 
+static int
+micro_add_methods(micro_pb_pool_t *p, Google__Protobuf__FileDescriptorProto *fp)
+{
+    char                 name[1024];
+    size_t               i, j;
+    micro_pb_method_t   *m;
+    Google__Protobuf__ServiceDescriptorProto  *sd;
+    Google__Protobuf__MethodDescriptorProto   *md;
+
+    for (i = 0; i < fp->n_service; i++) {
+        sd = fp->service[i];
+        for (j = 0; j < sd->n_method; j++) {
+            md = sd->method[j];
+            snprintf(name, sizeof(name), "%s.%s", sd->name, md->name);
+            if (micro_map_get(&p->methods, name) || !md->input_type
+                || !md->output_type)
+            {
+                continue;                    /* the first definition wins */
+            }
+            m = micro_pool_alloc(p, sizeof(*m));
+            if (m == NULL) {
+                return MICRO_ENOMEM;
+            }
+            m->request = micro_pb_pool_message(p, md->input_type);
+            m->response = micro_pb_pool_message(p, md->output_type);
+            if (m->request == NULL || m->response == NULL) {
+                return micro_error_set(MICRO_EPARSE, "descriptor set: "
+                                       "method \"%s\" refers to unknown "
+                                       "types", name);
+            }
+            if (micro_map_set(&p->methods, name, m) != MICRO_OK) {
+                return MICRO_ENOMEM;
+            }
+        }
+    }
+    return MICRO_OK;
+}
+
+
 int
 micro_pb_pool_add_descriptor_set(micro_pb_pool_t *p, const uint8_t *data,
     size_t len)
@@ -626,6 +687,11 @@ micro_pb_pool_add_descriptor_set(micro_pb_pool_t *p, const uint8_t *data,
     for (i = 0; rc == MICRO_OK && i < pending.len; i++) {
         rc = micro_define(p, &pending.items[i]);
     }
+    /* RPC methods, by go-micro's endpoint name */
+    for (i = 0; rc == MICRO_OK && i < set->n_file; i++) {
+        rc = micro_add_methods(p, set->file[i]);
+    }
+
     /* Map entries are known once every message has its fields. */
     for (i = 0; rc == MICRO_OK && i < pending.len; i++) {
         micro_pb_message_t  *m = pending.items[i].message;

@@ -107,6 +107,14 @@ int micro_pb_pool_add_descriptor_set(micro_pb_pool_t *pool,
 const micro_pb_message_t *micro_pb_pool_message(const micro_pb_pool_t *pool,
     const char *full_name);
 
+/*
+ * The request and response types of an RPC method named as go-micro names
+ * endpoints, "Service.Method" (the proto service's name without its
+ * package); from descriptor sets only. MICRO_ENOTFOUND when unknown.
+ */
+int micro_pb_pool_method(const micro_pb_pool_t *pool, const char *endpoint,
+    const micro_pb_message_t **request, const micro_pb_message_t **response);
+
 /* Number of message types in the pool. */
 size_t micro_pb_pool_size(const micro_pb_pool_t *pool);
 

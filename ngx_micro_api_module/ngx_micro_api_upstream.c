@@ -1,0 +1,396 @@
+/*
+ * The RPC leg: an ngx_http_upstream protocol handler speaking the micro
+ * transport (README, "Wire protocol") to the selected node, the way
+ * ngx_http_memcached_module speaks memcached. The request goes out in one
+ * write; the reply is passed through, or transcoded from protobuf to JSON
+ * once all of it is in.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <micro/error.h>
+#include <micro/transcode.h>
+
+#include "ngx_micro_api_upstream.h"
+
+
+typedef struct {
+    ngx_micro_api_call_t      *call;
+    ngx_http_request_t        *request;
+    ngx_http_status_t          status;
+    ngx_str_t                  content_type;
+    off_t                      length;       /* the reply body's */
+    ngx_uint_t                 close;        /* Connection: close */
+    ngx_uint_t                 transcode;    /* protobuf reply -> JSON */
+    micro_buf_t                reply;        /* collected when transcoding */
+} ngx_micro_api_upstream_ctx_t;
+
+
+static ngx_int_t ngx_micro_api_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_process_status_line(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_filter_init(void *data);
+static ngx_int_t ngx_micro_api_filter(void *data, ssize_t bytes);
+static void ngx_micro_api_abort_request(ngx_http_request_t *r);
+static void ngx_micro_api_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+
+/* Memory for transcoded replies: the request's pool. */
+static void *
+ngx_micro_api_pool_alloc(void *ctx, size_t size)
+{
+    return ngx_palloc(ctx, size);
+}
+
+
+ngx_int_t
+ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
+    ngx_http_upstream_conf_t *conf, ngx_module_t *module)
+{
+    ngx_http_upstream_t            *u;
+    ngx_http_upstream_resolved_t   *rs;
+    ngx_micro_api_upstream_ctx_t   *ctx;
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    u = r->upstream;
+    ngx_str_set(&u->schema, "micro://");
+    u->output.tag = (ngx_buf_tag_t) module;
+    u->conf = conf;
+
+    /* the node's address is an IP literal: no resolver on this path */
+    rs = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_resolved_t));
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_upstream_ctx_t));
+    if (rs == NULL || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rs->host = call->node;
+    rs->port = call->port;
+    rs->sockaddr = call->sockaddr;
+    rs->socklen = call->socklen;
+    rs->naddrs = 1;
+    u->resolved = rs;
+
+    ctx->call = call;
+    ctx->request = r;
+    ctx->reply.allocator = &call->allocator;
+    call->allocator.alloc = ngx_micro_api_pool_alloc;
+    call->allocator.ctx = r->pool;
+    call->upstream_ctx = ctx;
+
+    u->create_request = ngx_micro_api_create_request;
+    u->reinit_request = ngx_micro_api_reinit_request;
+    u->process_header = ngx_micro_api_process_status_line;
+    u->abort_request = ngx_micro_api_abort_request;
+    u->finalize_request = ngx_micro_api_finalize_request;
+    u->input_filter_init = ngx_micro_api_filter_init;
+    u->input_filter = ngx_micro_api_filter;
+    u->input_filter_ctx = ctx;
+
+    /* reading the body took the reference the upstream now holds */
+    ngx_http_upstream_init(r);
+    return NGX_DONE;
+}
+
+
+/* Head and body of the micro transport request, in one chain. */
+static ngx_int_t
+ngx_micro_api_create_request(ngx_http_request_t *r)
+{
+    size_t                         len;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl, *body;
+    ngx_micro_api_call_t          *call;
+    ngx_micro_api_upstream_ctx_t  *ctx = r->upstream->input_filter_ctx;
+
+    call = ctx->call;
+    len = sizeof("POST / HTTP/1.1" CRLF "Host: " CRLF "Content-Type: " CRLF
+                 "Micro-Service: " CRLF "Micro-Endpoint: " CRLF "Micro-Id: "
+                 CRLF "Content-Length: " CRLF CRLF) - 1
+          + call->node.len + call->content_type.len + call->service.len
+          + call->endpoint.len + call->id.len + NGX_OFF_T_LEN;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    cl = ngx_alloc_chain_link(r->pool);
+    body = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL || body == NULL) {
+        return NGX_ERROR;
+    }
+    b->last = ngx_sprintf(b->last, "POST / HTTP/1.1" CRLF "Host: %V" CRLF
+                          "Content-Type: %V" CRLF "Micro-Service: %V" CRLF
+                          "Micro-Endpoint: %V" CRLF "Micro-Id: %V" CRLF
+                          "Content-Length: %uz" CRLF CRLF,
+                          &call->node, &call->content_type, &call->service,
+                          &call->endpoint, &call->id, call->body.len);
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (call->body.len) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+        b->pos = call->body.data;
+        b->last = call->body.data + call->body.len;
+        b->memory = 1;
+        body->buf = b;
+        body->next = NULL;
+        cl->next = body;
+    }
+
+    r->upstream->request_bufs = cl;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: calling %V %V at %V", &call->service,
+                   &call->endpoint, &call->node);
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_micro_api_reinit_request(ngx_http_request_t *r)
+{
+    ngx_micro_api_upstream_ctx_t  *ctx = r->upstream->input_filter_ctx;
+
+    ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
+    ctx->content_type.len = 0;
+    ctx->close = 0;
+    ctx->reply.len = 0;
+    r->upstream->process_header = ngx_micro_api_process_status_line;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_micro_api_process_status_line(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_upstream_t           *u = r->upstream;
+    ngx_micro_api_upstream_ctx_t  *ctx = u->input_filter_ctx;
+
+    rc = ngx_http_parse_status_line(r, &u->buffer, &ctx->status);
+    if (rc == NGX_AGAIN) {
+        return rc;
+    }
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: %V sent an invalid status line",
+                      &ctx->call->node);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+    u->headers_in.status_n = ctx->status.code;
+    if (u->state && u->state->status == 0) {
+        u->state->status = ctx->status.code;
+    }
+    u->process_header = ngx_micro_api_process_header;
+    return ngx_micro_api_process_header(r);
+}
+
+
+static ngx_int_t
+ngx_micro_api_process_header(ngx_http_request_t *r)
+{
+    size_t                         n;
+    u_char                        *name;
+    ngx_int_t                      rc;
+    ngx_http_upstream_t           *u = r->upstream;
+    ngx_micro_api_upstream_ctx_t  *ctx = u->input_filter_ctx;
+
+    for ( ;; ) {
+        rc = ngx_http_parse_header_line(r, &u->buffer, 1);
+
+        if (rc == NGX_OK) {
+            name = r->header_name_start;
+            n = r->header_name_end - r->header_name_start;
+
+            if (n == 14 && ngx_strncasecmp(name, (u_char *) "Content-Length",
+                                           14) == 0)
+            {
+                ctx->length = ngx_atoof(r->header_start,
+                                        r->header_end - r->header_start);
+                if (ctx->length == NGX_ERROR) {
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+            } else if (n == 12
+                       && ngx_strncasecmp(name, (u_char *) "Content-Type", 12)
+                          == 0)
+            {
+                ctx->content_type.len = r->header_end - r->header_start;
+                ctx->content_type.data = ngx_pnalloc(r->pool,
+                                                     ctx->content_type.len);
+                if (ctx->content_type.data == NULL) {
+                    return NGX_ERROR;
+                }
+                ngx_memcpy(ctx->content_type.data, r->header_start,
+                           ctx->content_type.len);
+            } else if (n == 10
+                       && ngx_strncasecmp(name, (u_char *) "Connection", 10)
+                          == 0
+                       && r->header_end - r->header_start == 5
+                       && ngx_strncasecmp(r->header_start,
+                                          (u_char *) "close", 5) == 0)
+            {
+                ctx->close = 1;
+            }
+            continue;
+        }
+
+        if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+            break;
+        }
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: %V sent an invalid header",
+                      &ctx->call->node);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    /*
+     * A reply in protobuf is turned into JSON once it is all in, so its
+     * length is not known yet; errors and JSON replies go out as they are.
+     */
+    ctx->transcode = ctx->call->response_type != NULL
+                     && ctx->status.code == 200;
+    if (ctx->transcode || ctx->content_type.len == 0
+        || ctx->status.code != 200)
+    {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    } else {
+        r->headers_out.content_type = ctx->content_type;
+    }
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    u->headers_in.content_length_n = ctx->transcode ? -1 : ctx->length;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_micro_api_filter_init(void *data)
+{
+    ngx_micro_api_upstream_ctx_t  *ctx = data;
+    ngx_http_upstream_t           *u = ctx->request->upstream;
+
+    u->length = ctx->length;
+    if (u->length == 0 && !ctx->close) {
+        u->keepalive = 1;
+    }
+    return NGX_OK;
+}
+
+
+/* The reply transcoded to JSON, as the last buffer of the response. */
+static ngx_int_t
+ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
+{
+    ngx_buf_t             *b;
+    ngx_chain_t           *cl, **ll;
+    micro_buf_t            json = { 0 };
+    ngx_http_request_t    *r = ctx->request;
+    ngx_http_upstream_t   *u = r->upstream;
+
+    json.allocator = &ctx->call->allocator;
+    if (micro_pb_to_json(ctx->call->response_type, ctx->reply.data,
+                         ctx->reply.len, &ctx->call->transcode, &json)
+        != MICRO_OK)
+    {
+        /* the status line is out already: the body says what went wrong */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: reply of %V %V is not a %s: %s",
+                      &ctx->call->service, &ctx->call->endpoint,
+                      ctx->call->response_type->full_name,
+                      micro_error_detail());
+        return NGX_ERROR;
+    }
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+    cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+    b = cl->buf;
+    b->pos = json.data;
+    b->last = json.data + json.len;
+    b->memory = 1;
+    b->flush = 1;
+    b->tag = u->output.tag;
+    *ll = cl;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_micro_api_filter(void *data, ssize_t bytes)
+{
+    ngx_micro_api_upstream_ctx_t  *ctx = data;
+
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u = ctx->request->upstream;
+
+    b = &u->buffer;
+    if (u->length != -1 && bytes > u->length) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "micro api: %V sent more than its Content-Length",
+                      &ctx->call->node);
+        bytes = (ssize_t) u->length;
+    }
+
+    if (ctx->transcode) {
+        if (micro_buf_append(&ctx->reply, b->last, bytes) != MICRO_OK) {
+            return NGX_ERROR;
+        }
+        b->last += bytes;
+        b->pos = b->last;          /* consumed: the buffer can be reused */
+    } else {
+        for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+            ll = &cl->next;
+        }
+        cl = ngx_chain_get_free_buf(ctx->request->pool, &u->free_bufs);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+        cl->buf->flush = 1;
+        cl->buf->memory = 1;
+        cl->buf->pos = b->last;
+        b->last += bytes;
+        cl->buf->last = b->last;
+        cl->buf->tag = u->output.tag;
+        *ll = cl;
+    }
+
+    if (u->length != -1) {
+        u->length -= bytes;
+        if (u->length == 0) {
+            u->keepalive = !ctx->close;
+            if (ctx->transcode) {
+                return ngx_micro_api_transcoded(ctx);
+            }
+        }
+    }
+    return NGX_OK;
+}
+
+
+static void
+ngx_micro_api_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: abort request");
+}
+
+
+static void
+ngx_micro_api_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: finalize request %i", rc);
+}
