@@ -41,6 +41,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                  namespace;    /* NUL-terminated */
+    ngx_flag_t                 enabled;      /* micro_api here */
     ngx_uint_t                 selector;
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
@@ -677,15 +678,25 @@ ngx_micro_api_header_filter(ngx_http_request_t *r)
 {
     u_char               *p;
     const char           *detail;
-    ngx_micro_api_ctx_t  *ctx;
+    ngx_micro_api_ctx_t       *ctx;
+    ngx_micro_api_loc_conf_t  *alcf;
 
+    /* 413 comes before the handler ran, from client_max_body_size */
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
-    if (ctx == NULL || ctx->resolved != 1
+    if (!alcf->enabled
         || (r->err_status < 500
             && r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
-        || (r->err_status >= 500 && !ctx->called))
+        || (r->err_status >= 500 && (ctx == NULL || !ctx->called)))
     {
         return ngx_micro_api_next_header_filter(r);
+    }
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_http_set_ctx(r, ctx, ngx_micro_api_module);
     }
 
     detail = r->err_status == NGX_HTTP_GATEWAY_TIME_OUT
@@ -1059,6 +1070,7 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_micro_api_handler;
+    ((ngx_micro_api_loc_conf_t *) conf)->enabled = 1;
     return NGX_CONF_OK;
 }
 

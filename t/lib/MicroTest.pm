@@ -304,10 +304,11 @@ sub example_conf {
     $conf =~ s/^load_module .*\n//mg;
     $conf =~ s/^(worker_processes|error_log|daemon|pid)\b.*\n//mg;
     $conf =~ s/^events \{.*?^\}\n//ms;
-    $conf =~ s/access_log [^;]*;/access_log %%TESTDIR%%\/access.log;/g;
+    $conf =~ s/access_log (?!off)\S+( \w+)?;/access_log %%TESTDIR%%\/access.log$1;/g;
     $conf =~ s/listen (\d+);/listen 127.0.0.1:%%PORT_$1%%;/g;
     $conf =~ s/^http \{/http {\n%%HTTP_GLOBALS%%/m;
     $conf =~ s{redis://127\.0\.0\.1:6379/0}{%%REDIS%%}g;
+    $conf =~ s{/usr/local/share/micro/services\.pb}{$BUILD/gen/proto/services.pb}g;
     return "%%MODULES%%\n%%GLOBALS%%\n$conf";
 }
 

@@ -1,0 +1,137 @@
+#!/usr/bin/perl
+# The gateway end to end (conf.example/gateway.conf): real nginx, redis and
+# libmicro services. Resolution to calls, JSON <-> protobuf with descriptor
+# sets and passthrough without, GET queries, every error status, services
+# coming and going while NGINX runs, $micro_node in the log.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MicroTest;
+
+my $t = MicroTest->new;
+$t->redis;
+local $ENV{MICRO_REGISTRY} = $t->redis_url;
+
+my ($g_pid, $g_addr) = $t->service('greeter');
+$t->service('customer');
+my ($s_pid, $s_addr) = $t->service('testsrv');
+
+# generous everywhere (valgrind is slow), short where a timeout is tested
+my $conf = $t->example_conf('gateway.conf');
+$conf =~ s/micro_read_timeout 5s;\n        \}/micro_read_timeout 60s;\n        }\n\n        location \/test\/test\/sleep {\n            micro_api;\n            micro_api_namespace go.micro.srv;\n            micro_read_timeout 1s;\n        }/;
+$conf =~ s/client_max_body_size 4m;/client_max_body_size 1k;/;
+$t->nginx($conf);
+my $gw = 'http://127.0.0.1:' . $t->port('8080');
+my $pass = 'http://127.0.0.1:' . $t->port('8081');
+
+sub call {
+    my ($method, $url, $body, %h) = @_;
+    my $r = $t->http($method, $url, defined $body ? (content => $body) : (),
+        headers => { 'Content-Type' => 'application/json', %h });
+    my $json = eval { decode_json($r->{content}) };
+    return ($r->{status}, $json, $r);
+}
+
+ok(MicroTest::wait_until(sub {
+    my (undef, $st) = call(GET => "$gw/registry");
+    $st && $st->{services}{'go.micro.srv.greeter'}
+        && $st->{services}{'go.micro.srv.test'} }, 'gateway sees services'),
+    'the gateway has loaded the services');
+
+# --- calls, with descriptors: JSON -> protobuf -> JSON -----------------------
+
+my ($code, $j, $r) = call(POST => "$gw/greeter/say/hello", '{"name":"John"}');
+is($code, 200, 'POST /greeter/say/hello: 200');
+is_deeply($j, { msg => 'Hello John' }, 'greeter answers through the gateway');
+is($r->{headers}{'content-type'}, 'application/json', 'as JSON');
+
+($code, $j) = call(POST => "$gw/customer/customer/orders",
+    '{"customer_id":"c9","limit":"2"}');
+is($code, 200, 'customer: 200 (proto names and a string number accepted)');
+is($j->{orders}[1]{id}, '9007199254740994', 'int64 out as a string');
+is($j->{orders}[0]{status}, 'DELIVERED', 'enum by name');
+is_deeply($j->{orders}[1]{labels}, { channel => 'web' }, 'map');
+is($j->{orders}[0]{createdAt}, '2023-11-14T22:13:20Z', 'Timestamp');
+is($j->{orders}[0]{items}[0]{price}{nanos}, 500000000, 'nested message');
+is($j->{totalCount}, '1000000000000', 'int64 total');
+ok(!exists $j->{orders}[0]{total}{nanos}, 'proto3 zero values left out');
+
+# GET: the query string as JSON, values read as JSON first
+($code, $j) = call(GET => "$gw/customer/customer/orders?customerId=c1&limit=1");
+is($code, 200, 'GET with a query: 200');
+is(scalar @{ $j->{orders} }, 1, 'limit=1 read as a number');
+
+# --- passthrough: JSON to the service as is ------------------------------------
+
+($code, $j) = call(POST => "$pass/test/test/echo",
+    '{"text":"through","n":"5"}');
+is($code, 200, 'passthrough: 200');
+is_deeply([$j->{text}, $j->{n}, $j->{node}], ['through', '5', $s_addr],
+    'the service decoded the JSON itself');
+
+($code, $j) = call(GET => "$pass/test/test/echo?text=q&n=7");
+is("$code $j->{text} $j->{n}", '200 q 7', 'passthrough GET query');
+
+# --- errors ---------------------------------------------------------------------------
+
+sub error_is {
+    my ($method, $url, $body, $want_code, $want_detail, $name) = @_;
+    my ($c, $e, $resp) = call($method, $url, $body);
+    is($c, $want_code, "$name: $want_code");
+    like($e->{detail} // '', $want_detail, "$name: detail");
+    is($e->{code}, $want_code, "$name: go-micro error JSON");
+    is($resp->{headers}{'content-type'}, 'application/json', "$name: JSON");
+}
+
+error_is(POST => "$gw/greeter/say/hello", '{"name":', 400,
+    qr/unexpected end of JSON/, 'malformed JSON');
+error_is(POST => "$gw/greeter/say/hello", '{"nmae":"x"}', 400,
+    qr/unknown field "nmae"/, 'unknown field');
+error_is(POST => "$gw/greeter/say/hello", '{"name":1}', 400,
+    qr/field "name": expected a string/, 'wrong type');
+error_is(POST => "$gw/greeter/say/hello", '{}', 400,
+    qr/^name is required$/, "the service's own error");
+error_is(POST => "$gw/nobody/here", '{}', 404, qr/service not found/,
+    'unknown service');
+error_is(POST => "$gw/foo_bar/x", '{}', 404, qr/not found/,
+    'a path that names no service');
+error_is(POST => "$pass/test/test/nope", '{}', 404,
+    qr/unknown endpoint Test\.Nope/, 'unknown endpoint');
+error_is(OPTIONS => "$gw/greeter/say/hello", undef, 405,
+    qr/method not allowed/, 'method not allowed');
+error_is(POST => "$gw/greeter/say/hello", '{"name":"' . ('x' x 2000) . '"}',
+    413, qr/too large/, 'over client_max_body_size');
+error_is(POST => "$gw/test/test/sleep", '{"ms":3000}', 504,
+    qr/did not answer in time/, 'a service slower than micro_read_timeout');
+
+# a registered node that is gone
+$t->micro('register', 'service', encode_json({ name => 'go.micro.srv.ghost',
+    version => '1', nodes => [{ id => 'g', address => '127.0.0.1:1' }] }));
+ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
+    {'go.micro.srv.ghost'} }, 'ghost'), 'a dead node is registered');
+error_is(POST => "$gw/ghost/x", '{}', 502, qr/no node .* could be reached/,
+    'no node reachable');
+
+# --- services come and go while NGINX runs ------------------------------------------
+
+my ($n_pid, $n_addr) = $t->service('testsrv', '--name', 'go.micro.srv.late');
+ok(MicroTest::wait_until(sub {
+    my ($c) = call(POST => "$pass/late/test/echo", '{}');
+    $c == 200 }, 'late service'), 'a service registered while NGINX runs '
+    . 'becomes routable');
+$t->stop($n_pid, 'TERM');          # deregisters on the way out
+ok(MicroTest::wait_until(sub {
+    my ($c) = call(POST => "$pass/late/test/echo", '{}');
+    $c == 404 }, 'late service gone'), 'one deregistered stops receiving '
+    . 'traffic');
+
+like(MicroTest::read_file($t->dir . '/access.log'),
+    qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E/,
+    '$micro_service, $micro_endpoint and $micro_node in the access log');
+
+$t->done;
+done_testing();
