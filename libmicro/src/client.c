@@ -627,8 +627,9 @@ micro_client_call_raw(micro_client_t *c, const char *service,
             snprintf(node.address, sizeof(node.address), "%s", co->address);
             node.id[0] = '\0';
         } else {
-            /* another node than those tried, if the selector has one */
-            for (tries = 0; tries < 8; tries++) {
+            /* another node than those tried, if the selector has one
+             * (64 random picks miss a live one of two 1 time in 2^64) */
+            for (tries = 0; tries < 64; tries++) {
                 rc = micro_selector_select(c->selector, service,
                                            co ? co->filter : NULL, &node);
                 if (rc != MICRO_OK) {
