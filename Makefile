@@ -243,6 +243,8 @@ install: all
 	install -m 644 libmicro/include/micro/*.h \
 	    $(DESTDIR)$(PREFIX)/include/micro
 	install -m 755 $(BUILD)/bin/micro $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/share/micro
+	install -m 644 $(GEN)/proto/services.pb $(DESTDIR)$(PREFIX)/share/micro
 
 clean:
 	rm -rf $(BUILD)
