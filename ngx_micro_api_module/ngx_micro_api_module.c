@@ -21,8 +21,11 @@
 #include <micro/service.h>
 #include <micro/transcode.h>
 
+#include "ngx_micro_api_peer.h"
 #include "ngx_micro_api_upstream.h"
 #include "ngx_micro_registry.h"
+
+#define NGX_MICRO_API_KEEPALIVE  64        /* idle connections a worker */
 
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
@@ -533,15 +536,88 @@ ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
 }
 
 
+/*
+ * Makes node the call's target: its address copied to the request's pool
+ * (the snapshot may change before the request ends) and parsed; only IP
+ * literals, since a name lookup would block the worker.
+ */
+static ngx_int_t
+ngx_micro_api_set_node(ngx_micro_api_call_t *call,
+    const micro_service_t *node)
+{
+    ngx_url_t             url;
+    ngx_str_t             addr;
+    ngx_http_request_t   *r = call->request;
+    ngx_micro_api_ctx_t  *ctx;
+
+    addr.len = ngx_strlen(node->nodes[0].address);
+    addr.data = ngx_pnalloc(r->pool, addr.len);
+    if (addr.data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(addr.data, node->nodes[0].address, addr.len);
+    call->node = addr;
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    ctx->node = addr;
+
+    ngx_memzero(&url, sizeof(ngx_url_t));
+    url.url = addr;
+    url.no_resolve = 1;
+    if (ngx_parse_url(r->pool, &url) != NGX_OK || url.naddrs == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: node %V of %V is not an IP address",
+                      &call->node, &call->service);
+        return NGX_DECLINED;
+    }
+    call->sockaddr = url.addrs[0].sockaddr;
+    call->socklen = url.addrs[0].socklen;
+    call->port = url.port;
+    return NGX_OK;
+}
+
+
+ngx_micro_api_call_t *
+ngx_micro_api_request_call(ngx_http_request_t *r)
+{
+    ngx_micro_api_ctx_t  *ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+
+    return &ctx->call;
+}
+
+
+/* After a failed try: another node of the service, from the snapshot now. */
+ngx_int_t
+ngx_micro_api_next_node(ngx_micro_api_call_t *call)
+{
+    ngx_uint_t                       i;
+    const micro_service_t           *e;
+    ngx_micro_api_main_conf_t       *amcf;
+    const micro_snapshot_service_t  *svc;
+
+    amcf = ngx_http_get_module_main_conf(call->request, ngx_micro_api_module);
+    svc = micro_snapshot_get(ngx_micro_registry_snapshot(amcf->registry),
+                             (char *) call->service.data);
+    for (i = 0; svc && i < svc->len; i++) {
+        e = &svc->entries[i];
+        if (ngx_strlen(e->nodes[0].address) != call->node.len
+            || ngx_strncmp(e->nodes[0].address, call->node.data,
+                           call->node.len) != 0)
+        {
+            return ngx_micro_api_set_node(call, e);
+        }
+    }
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_micro_api_call(ngx_http_request_t *r)
 {
     u_char                     *name;
     ngx_str_t                   body, ct;
-    ngx_addr_t                 *addr;
     micro_buf_t                 pb = { 0 };
-    ngx_url_t                   url;
     ngx_micro_api_ctx_t        *ctx;
+    const micro_snapshot_service_t  *svc;
     ngx_micro_api_call_t       *call;
     const micro_service_t      *node;
     const micro_pb_message_t   *request_type, *response_type;
@@ -607,34 +683,24 @@ ngx_micro_api_call(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ngx_cpystrn(name, ctx->service.data, ctx->service.len + 1);
-    node = amcf->registry
-           ? ngx_micro_api_select(r, alcf, micro_snapshot_get(
-                 ngx_micro_registry_snapshot(amcf->registry), (char *) name))
-           : NULL;
+    call->request = r;
+    call->service.data = name;
+    call->service.len = ctx->service.len;
+    call->endpoint = ctx->endpoint;
+
+    svc = amcf->registry ? micro_snapshot_get(ngx_micro_registry_snapshot(
+                                                  amcf->registry),
+                                              (char *) name)
+                         : NULL;
+    node = ngx_micro_api_select(r, alcf, svc);
     if (node == NULL) {
         return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "service not found");
     }
-
-    call->service = ctx->service;
-    call->endpoint = ctx->endpoint;
-    call->node.data = (u_char *) node->nodes[0].address;
-    call->node.len = ngx_strlen(node->nodes[0].address);
-    ctx->node = call->node;
-
-    ngx_memzero(&url, sizeof(ngx_url_t));
-    url.url = call->node;
-    url.no_resolve = 1;
-    if (ngx_parse_url(r->pool, &url) != NGX_OK || url.naddrs == 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "micro api: node %V of %V is not an IP address",
-                      &call->node, &call->service);
+    call->nodes = svc->len;
+    if (ngx_micro_api_set_node(call, node) != NGX_OK) {
         return ngx_micro_api_error(r, NGX_HTTP_BAD_GATEWAY,
                                    "no reachable node");
     }
-    addr = &url.addrs[0];
-    call->sockaddr = addr->sockaddr;
-    call->socklen = addr->socklen;
-    call->port = url.port;
 
     call->id.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN * 2 + 2);
     if (call->id.data == NULL) {
@@ -1042,6 +1108,11 @@ ngx_micro_api_init_process(ngx_cycle_t *cycle)
     if (amcf == NULL || amcf->registry == NULL) {
         return NGX_OK;
     }
+    if (ngx_micro_api_peer_cache_init(cycle, NGX_MICRO_API_KEEPALIVE)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
     return ngx_micro_registry_start(amcf->registry, cycle->log);
 }
 
@@ -1071,7 +1142,10 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_micro_api_handler;
     ((ngx_micro_api_loc_conf_t *) conf)->enabled = 1;
-    return NGX_CONF_OK;
+    ((ngx_micro_api_loc_conf_t *) conf)->upstream.upstream =
+        ngx_micro_api_peer_conf(cf);
+    return ((ngx_micro_api_loc_conf_t *) conf)->upstream.upstream
+           ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 

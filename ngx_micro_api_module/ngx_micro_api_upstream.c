@@ -52,7 +52,6 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     ngx_http_upstream_conf_t *conf, ngx_module_t *module)
 {
     ngx_http_upstream_t            *u;
-    ngx_http_upstream_resolved_t   *rs;
     ngx_micro_api_upstream_ctx_t   *ctx;
 
     if (ngx_http_upstream_create(r) != NGX_OK) {
@@ -63,18 +62,11 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     u->output.tag = (ngx_buf_tag_t) module;
     u->conf = conf;
 
-    /* the node's address is an IP literal: no resolver on this path */
-    rs = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_resolved_t));
+    /* the peers come from the call (ngx_micro_api_peer.c) */
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_upstream_ctx_t));
-    if (rs == NULL || ctx == NULL) {
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    rs->host = call->node;
-    rs->port = call->port;
-    rs->sockaddr = call->sockaddr;
-    rs->socklen = call->socklen;
-    rs->naddrs = 1;
-    u->resolved = rs;
 
     ctx->call = call;
     ctx->request = r;
@@ -135,8 +127,8 @@ ngx_micro_api_create_request(ngx_http_request_t *r)
         if (b == NULL) {
             return NGX_ERROR;
         }
-        b->pos = call->body.data;
-        b->last = call->body.data + call->body.len;
+        b->start = b->pos = call->body.data;
+        b->end = b->last = call->body.data + call->body.len;
         b->memory = 1;
         body->buf = b;
         body->next = NULL;

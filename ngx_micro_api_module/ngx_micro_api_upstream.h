@@ -13,9 +13,12 @@
 
 /* What the handler decided: where to, what, and how to read the reply. */
 typedef struct {
-    ngx_str_t                    service;
+    ngx_http_request_t          *request;
+    ngx_str_t                    service;       /* NUL-terminated */
     ngx_str_t                    endpoint;
-    ngx_str_t                    node;          /* "host:port" */
+    ngx_str_t                    node;          /* "host:port", pool copy */
+    ngx_uint_t                   nodes;         /* of the service */
+    ngx_uint_t                   tried;
     ngx_str_t                    node_id;
     struct sockaddr             *sockaddr;
     socklen_t                    socklen;

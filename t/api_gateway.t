@@ -129,6 +129,36 @@ ok(MicroTest::wait_until(sub {
     $c == 404 }, 'late service gone'), 'one deregistered stops receiving '
     . 'traffic');
 
+# --- keepalive to nodes, failover when a node dies ------------------------------------
+
+my ($gport) = $g_addr =~ /:(\d+)$/;
+for (1 .. 40) {
+    call(POST => "$gw/greeter/say/hello", '{"name":"k"}');
+}
+my $conns = MicroTest::connections_to($gport);
+ok($conns >= 1 && $conns <= 2,
+    "40 calls reuse kept connections (the greeter sees $conns, one a worker)");
+
+my ($a_pid, $a_addr) = $t->service('testsrv', '--name', 'go.micro.srv.pair');
+my ($b_pid, $b_addr) = $t->service('testsrv', '--name', 'go.micro.srv.pair');
+ok(MicroTest::wait_until(sub {
+    my $st = (call(GET => "$gw/registry"))[1];
+    @{ $st->{services}{'go.micro.srv.pair'} || [] } == 2 }, 'pair'),
+    'two nodes of one service');
+my %seen;
+for (1 .. 20) {
+    my ($c, $e) = call(POST => "$pass/pair/test/echo", '{}');
+    $seen{ $e->{node} }++ if $c == 200;
+}
+is(scalar keys %seen, 2, 'both nodes get calls');
+$t->stop($a_pid, 'KILL');              # still in the registry, but dead
+my $failed = 0;
+for (1 .. 30) {
+    my ($c) = call(POST => "$pass/pair/test/echo", '{}');
+    $failed++ if $c != 200;
+}
+is($failed, 0, 'a node killed: no failed request, the other node answers');
+
 like(MicroTest::read_file($t->dir . '/access.log'),
     qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E/,
     '$micro_service, $micro_endpoint and $micro_node in the access log');

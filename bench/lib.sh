@@ -1,0 +1,73 @@
+# Shared by the bench scripts: ports, processes, wrk and h2load runs.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+duration=${DURATION:-5}
+runs=${RUNS:-3}
+dir=$(mktemp -d)
+chmod 755 "$dir"
+pids=()
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() {
+    local p=$1
+    while (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+
+wait_port() {
+    for _ in $(seq 1 500); do
+        (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "nothing on port $1" >&2
+    exit 1
+}
+
+start_redis() {
+    redis=$(free_port 26379)
+    redis-server --port "$redis" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$dir" >/dev/null &
+    pids+=($!)
+    wait_port "$redis"
+    export MICRO_REGISTRY=redis://127.0.0.1:$redis/0
+}
+
+# The http block's temp paths, under $dir.
+temp_paths() {
+    for t in client_body proxy fastcgi uwsgi scgi; do
+        echo "    ${t}_temp_path $dir/$t;"
+    done
+}
+
+# wrk on core 0: "req/s p50 p99"
+run_wrk() {
+    taskset -c 0 wrk -t1 -c32 -d"${duration}s" --latency "$@" | awk '
+        /Requests\/sec/ { rps = $2 }
+        /^ +50%/ { p50 = $2 }
+        /^ +99%/ { p99 = $2 }
+        END { printf "%d %s %s\n", rps, p50, p99 }'
+}
+
+# The median of RUNS runs of a measurement, by req/s.
+median() {
+    local i
+    for i in $(seq 1 "$runs"); do "$@"; done | sort -n \
+        | sed -n "$(( (runs + 1) / 2 ))p"
+}
+
+row() {
+    set -- "$1" $2
+    printf '| %-56s | %8s | %9s | %9s |\n' "$1" "$2" "$3" "$4"
+}
+
+table_head() {
+    printf '| %-56s | %8s | %9s | %9s |\n' path req/s p50 p99
+    printf '|%s|----------|-----------|-----------|\n' \
+        "$(printf -- '-%.0s' {1..58})"
+}

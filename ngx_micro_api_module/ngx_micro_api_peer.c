@@ -1,0 +1,234 @@
+/*
+ * Peers for the RPC leg: the node picked from the registry snapshot, a
+ * retry on another node when the first cannot be reached (ngx_http_upstream
+ * retries only while that is safe: not a POST it already sent), and a
+ * per-worker cache of idle keepalive
+ * connections keyed by the node's address, as ngx_http_upstream_keepalive
+ * keeps them for upstream{} blocks.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_micro_api_peer.h"
+
+
+#define NGX_MICRO_API_KEEPALIVE_TIMEOUT  60000
+
+
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_connection_t          *connection;
+    socklen_t                  socklen;
+    ngx_sockaddr_t             sockaddr;
+} ngx_micro_api_keepalive_t;
+
+
+static ngx_queue_t  ngx_micro_api_cache;     /* idle, most recent first */
+static ngx_queue_t  ngx_micro_api_free;
+static ngx_uint_t   ngx_micro_api_cache_ready;
+
+
+ngx_int_t
+ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size)
+{
+    ngx_uint_t                  i;
+    ngx_micro_api_keepalive_t  *items;
+
+    ngx_queue_init(&ngx_micro_api_cache);
+    ngx_queue_init(&ngx_micro_api_free);
+    ngx_micro_api_cache_ready = 1;
+
+    items = ngx_pcalloc(cycle->pool, size * sizeof(ngx_micro_api_keepalive_t));
+    if (items == NULL) {
+        return NGX_ERROR;
+    }
+    for (i = 0; i < size; i++) {
+        ngx_queue_insert_head(&ngx_micro_api_free, &items[i].queue);
+    }
+    return NGX_OK;
+}
+
+
+static void
+ngx_micro_api_keepalive_close(ngx_connection_t *c)
+{
+    ngx_micro_api_keepalive_t  *item = c->data;
+
+    ngx_queue_remove(&item->queue);
+    ngx_queue_insert_head(&ngx_micro_api_free, &item->queue);
+    ngx_destroy_pool(c->pool);
+    ngx_close_connection(c);
+}
+
+
+static void
+ngx_micro_api_keepalive_dummy_handler(ngx_event_t *ev)
+{
+}
+
+
+/* An idle connection became readable: the node closed it (or broke). */
+static void
+ngx_micro_api_keepalive_close_handler(ngx_event_t *ev)
+{
+    int                n;
+    char               buf[1];
+    ngx_connection_t  *c = ev->data;
+
+    if (!c->close && !c->read->timedout) {
+        n = recv(c->fd, buf, 1, MSG_PEEK);
+        if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+            ev->ready = 0;
+            if (ngx_handle_read_event(c->read, 0) == NGX_OK) {
+                return;
+            }
+        }
+    }
+    ngx_micro_api_keepalive_close(c);
+}
+
+
+/* Points pc at the call's current node, from the cache if one is idle. */
+static ngx_int_t
+ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_micro_api_call_t       *call = data;
+    ngx_queue_t                *q;
+    ngx_connection_t           *c;
+    ngx_micro_api_keepalive_t  *item;
+
+    if (call->tried && ngx_micro_api_next_node(call) != NGX_OK) {
+        return NGX_BUSY;                       /* no other node to try */
+    }
+    call->tried++;
+
+    pc->sockaddr = call->sockaddr;
+    pc->socklen = call->socklen;
+    pc->name = &call->node;
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    if (!ngx_micro_api_cache_ready) {
+        return NGX_OK;
+    }
+    for (q = ngx_queue_head(&ngx_micro_api_cache);
+         q != ngx_queue_sentinel(&ngx_micro_api_cache);
+         q = ngx_queue_next(q))
+    {
+        item = ngx_queue_data(q, ngx_micro_api_keepalive_t, queue);
+        if (ngx_memn2cmp((u_char *) &item->sockaddr, (u_char *) pc->sockaddr,
+                         item->socklen, pc->socklen) != 0)
+        {
+            continue;
+        }
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&ngx_micro_api_free, q);
+
+        c = item->connection;
+        c->idle = 0;
+        c->sent = 0;
+        c->data = NULL;
+        c->log = pc->log;
+        c->read->log = pc->log;
+        c->write->log = pc->log;
+        c->pool->log = pc->log;
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+        pc->connection = c;
+        pc->cached = 1;
+        return NGX_DONE;
+    }
+    return NGX_OK;
+}
+
+
+static void
+ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_micro_api_call_t       *call = data;
+    ngx_queue_t                *q;
+    ngx_connection_t           *c = pc->connection;
+    ngx_http_upstream_t        *u = call->request->upstream;
+    ngx_micro_api_keepalive_t  *item;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+
+    if (state & NGX_PEER_FAILED || c == NULL || c->read->eof
+        || c->read->error || c->read->timedout || c->write->error
+        || c->write->timedout || !u->keepalive || !u->request_body_sent
+        || ngx_terminate || ngx_exiting || !ngx_micro_api_cache_ready
+        || ngx_handle_read_event(c->read, 0) != NGX_OK)
+    {
+        return;
+    }
+
+    /* keep it; the least recently used goes when the cache is full */
+    if (ngx_queue_empty(&ngx_micro_api_free)) {
+        q = ngx_queue_last(&ngx_micro_api_cache);
+        item = ngx_queue_data(q, ngx_micro_api_keepalive_t, queue);
+        ngx_micro_api_keepalive_close(item->connection);
+    }
+    q = ngx_queue_head(&ngx_micro_api_free);
+    ngx_queue_remove(q);
+    ngx_queue_insert_head(&ngx_micro_api_cache, q);
+    item = ngx_queue_data(q, ngx_micro_api_keepalive_t, queue);
+
+    item->connection = c;
+    item->socklen = pc->socklen;
+    ngx_memcpy(&item->sockaddr, pc->sockaddr, pc->socklen);
+    pc->connection = NULL;
+
+    c->read->delayed = 0;
+    ngx_add_timer(c->read, NGX_MICRO_API_KEEPALIVE_TIMEOUT);
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+    c->write->handler = ngx_micro_api_keepalive_dummy_handler;
+    c->read->handler = ngx_micro_api_keepalive_close_handler;
+    c->data = item;
+    c->idle = 1;
+    c->log = ngx_cycle->log;
+    c->read->log = ngx_cycle->log;
+    c->write->log = ngx_cycle->log;
+    c->pool->log = ngx_cycle->log;
+
+    if (c->read->ready) {
+        ngx_micro_api_keepalive_close_handler(c->read);
+    }
+}
+
+
+static ngx_int_t
+ngx_micro_api_peer_init(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_micro_api_call_t  *call = ngx_micro_api_request_call(r);
+
+    r->upstream->peer.get = ngx_micro_api_get_peer;
+    r->upstream->peer.free = ngx_micro_api_free_peer;
+    r->upstream->peer.data = call;
+    r->upstream->peer.tries = call->nodes > 1 ? 2 : 1;
+    return NGX_OK;
+}
+
+
+ngx_http_upstream_srv_conf_t *
+ngx_micro_api_peer_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    /* no servers of its own: the peers come per request */
+    uscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_srv_conf_t));
+    if (uscf == NULL) {
+        return NULL;
+    }
+    ngx_str_set(&uscf->host, "micro_api");
+    uscf->peer.init = ngx_micro_api_peer_init;
+    return uscf;
+}

@@ -1,0 +1,23 @@
+/* Peers of the RPC leg: per-request nodes, failover, keepalive. */
+
+#ifndef NGX_MICRO_API_PEER_H
+#define NGX_MICRO_API_PEER_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_micro_api_upstream.h"
+
+
+/* The worker's cache of idle connections to nodes, size connections. */
+ngx_int_t ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size);
+
+/* An upstream configuration whose peers each request's call supplies. */
+ngx_http_upstream_srv_conf_t *ngx_micro_api_peer_conf(ngx_conf_t *cf);
+
+/* From the module: the request's call, and a move to another node. */
+ngx_micro_api_call_t *ngx_micro_api_request_call(ngx_http_request_t *r);
+ngx_int_t ngx_micro_api_next_node(ngx_micro_api_call_t *call);
+
+#endif
