@@ -27,15 +27,7 @@ pids+=($!)
 trivial=$(free_port 29180)
 mkdir -p "$dir/up"
 cat > "$dir/up/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-pid $dir/up/nginx.pid;
-error_log $dir/up/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-$(temp_paths)
+$(nginx_head $dir/up)
     server {
         listen 127.0.0.1:$trivial;
         keepalive_requests 1000000;
@@ -53,15 +45,7 @@ proxy=$((api + 2))
 ceiling=$((api + 3))
 cat > "$dir/nginx.conf" <<CONF
 load_module $root/build/nginx/ngx_micro_api_module.so;
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-$(temp_paths)
+$(nginx_head $dir)
     keepalive_requests 1000000;
     micro_registry $MICRO_REGISTRY;
     micro_proto $root/build/gen/proto/services.pb;

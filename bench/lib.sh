@@ -38,10 +38,22 @@ start_redis() {
     export MICRO_REGISTRY=redis://127.0.0.1:$redis/0
 }
 
-# The http block's temp paths, under $dir.
-temp_paths() {
+# The start of an nginx.conf for prefix $1: one worker on core 1, logs and
+# temp paths under the prefix, the http block opened.
+nginx_head() {
+    local t
+    cat <<CONF
+worker_processes 1;
+worker_cpu_affinity 10;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+CONF
     for t in client_body proxy fastcgi uwsgi scgi; do
-        echo "    ${t}_temp_path $dir/$t;"
+        echo "    ${t}_temp_path $1/$t;"
     done
 }
 

@@ -46,15 +46,7 @@ GOMAXPROCS=1 taskset -c 1 "$out/gserver" -address 127.0.0.1:$grpc \
 pids+=($!)
 ceiling=$(free_port 29080)
 cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-$(temp_paths)
+$(nginx_head $dir)
     server { listen 127.0.0.1:$ceiling; location / { return 200 "ok"; } }
 }
 CONF
