@@ -579,8 +579,9 @@ ngx_micro_api_set_node(ngx_micro_api_call_t *call,
 ngx_micro_api_call_t *
 ngx_micro_api_request_call(ngx_http_request_t *r)
 {
-    ngx_micro_api_ctx_t  *ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    ngx_micro_api_ctx_t  *ctx;
 
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
     return &ctx->call;
 }
 

@@ -175,7 +175,7 @@ ngx_micro_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
 }
 
 
-/* --- configuration and life --------------------------------------------- */
+/* --- configuration and life ----------------------------------------------- */
 
 static void
 ngx_micro_registry_log(const char *message, void *data)
@@ -339,7 +339,7 @@ ngx_micro_registry_stats(ngx_micro_registry_t *r,
 }
 
 
-/* --- connections ------------------------------------------------------------ */
+/* --- connections ---------------------------------------------------------- */
 
 static void
 ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why)

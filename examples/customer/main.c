@@ -48,7 +48,8 @@ make_order(micro_request_t *r, const char *customer, int n)
 
     o = NEW(r, order_t, GO__MICRO__SRV__CUSTOMER__ORDER__INIT);
     item = NEW(r, item_t, GO__MICRO__SRV__CUSTOMER__ITEM__INIT);
-    label = NEW(r, label_t, GO__MICRO__SRV__CUSTOMER__ORDER__LABELS_ENTRY__INIT);
+    label = NEW(r, label_t,
+                GO__MICRO__SRV__CUSTOMER__ORDER__LABELS_ENTRY__INIT);
     ts = NEW(r, timestamp_t, GOOGLE__PROTOBUF__TIMESTAMP__INIT);
     o->items = micro_request_alloc(r, sizeof(item_t *));
     o->labels = micro_request_alloc(r, sizeof(label_t *));

@@ -431,7 +431,7 @@ micro_pb_pool_add_protobuf_c(micro_pb_pool_t *p,
 }
 
 
-/* --- from a FileDescriptorSet ------------------------------------------------ */
+/* --- from a FileDescriptorSet --------------------------------------------- */
 
 typedef struct {
     micro_pb_message_t                  *message;
@@ -559,8 +559,9 @@ micro_define(micro_pb_pool_t *p, micro_pending_t *pd)
         }
         f->number = (uint32_t) fd->number;
         f->type = (uint8_t) fd->type;
-        f->repeated = fd->label
-                      == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
+        f->repeated =
+            fd->label
+            == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
         f->oneof = -1;
         if (fd->has_oneof_index
             && !(fd->has_proto3_optional && fd->proto3_optional))

@@ -33,10 +33,21 @@ typedef struct {
     micro_span_t                       bytes;     /* LEN, GROUP */
 } micro_entry_t;
 
+/* An entry array with its capacity in front, to be reused. */
+typedef struct {
+    size_t                             cap;
+    micro_entry_t                      e[];
+} micro_entry_block_t;
+
+#define MICRO_ENTRY_CACHE  16
+
 typedef struct {
     const micro_transcode_options_t   *o;
     micro_buf_t                       *out;
     int                                depth;
+    /* every message needs an entry array: reuse them within one call */
+    micro_entry_block_t               *cache[MICRO_ENTRY_CACHE];
+    size_t                             ncache;
 } micro_p2j_t;
 
 static int micro_p2j_body(micro_p2j_t *c, const micro_pb_message_t *m,
@@ -76,19 +87,7 @@ micro_p2j_raw(micro_p2j_t *c, const char *s)
 }
 
 
-/* --- indexing ----------------------------------------------------------- */
-
-static int
-micro_entry_cmp(const void *a, const void *b)
-{
-    const micro_entry_t  *x = a, *y = b;
-
-    if (x->number != y->number) {
-        return x->number < y->number ? -1 : 1;
-    }
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
+/* --- indexing ------------------------------------------------------------- */
 
 /* Skips a group's contents up to its end tag; 0 or -1 if malformed. */
 static int
@@ -149,10 +148,74 @@ micro_skip_group(const uint8_t **pp, const uint8_t *end, uint32_t number,
 }
 
 
+static void
+micro_entries_free(micro_p2j_t *c, micro_entry_t *e)
+{
+    micro_entry_block_t  *b;
+
+    if (e == NULL) {
+        return;
+    }
+    b = (micro_entry_block_t *) ((char *) e
+                                 - offsetof(micro_entry_block_t, e));
+    if (c->ncache < MICRO_ENTRY_CACHE) {
+        c->cache[c->ncache++] = b;
+    } else {
+        free(b);
+    }
+}
+
+
+/* An entry array of at least want entries, cached or new; NULL if none. */
+static micro_entry_t *
+micro_entries_grow(micro_p2j_t *c, micro_entry_t *old, size_t n,
+    size_t want, size_t *cap)
+{
+    micro_entry_block_t  *b = NULL;
+
+    if (c->ncache && c->cache[c->ncache - 1]->cap >= want) {
+        b = c->cache[--c->ncache];
+    } else {
+        want = want < 16 ? 16 : want;
+        b = malloc(sizeof(*b) + want * sizeof(micro_entry_t));
+        if (b == NULL) {
+            return NULL;
+        }
+        b->cap = want;
+    }
+    if (old) {
+        memcpy(b->e, old, n * sizeof(micro_entry_t));
+        micro_entries_free(c, old);
+    }
+    *cap = b->cap;
+    return b->e;
+}
+
+
+/* Entries arrive mostly in field order already: insertion sort, stable. */
+static void
+micro_entries_sort(micro_entry_t *e, size_t n)
+{
+    size_t         i, j;
+    micro_entry_t  t;
+
+    for (i = 1; i < n; i++) {
+        if (e[i - 1].number <= e[i].number) {
+            continue;
+        }
+        t = e[i];
+        for (j = i; j > 0 && e[j - 1].number > t.number; j--) {
+            e[j] = e[j - 1];
+        }
+        e[j] = t;
+    }
+}
+
+
 /* Every field occurrence of the message in spans, sorted by number. */
 static int
-micro_index(const micro_span_t *spans, size_t nspans, micro_entry_t **out,
-    size_t *count, const char *name)
+micro_index(micro_p2j_t *c, const micro_span_t *spans, size_t nspans,
+    micro_entry_t **out, size_t *count, const char *name)
 {
     size_t          i, n = 0, cap = 0;
     uint64_t        key, v;
@@ -167,10 +230,9 @@ micro_index(const micro_span_t *spans, size_t nspans, micro_entry_t **out,
         end = p + spans[i].len;
         while (p < end) {
             if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                grown = realloc(e, cap * sizeof(*e));
+                grown = micro_entries_grow(c, e, n, cap * 2, &cap);
                 if (grown == NULL) {
-                    free(e);
+                    micro_entries_free(c, e);
                     return micro_error_set(MICRO_ENOMEM, "out of memory");
                 }
                 e = grown;
@@ -224,20 +286,18 @@ micro_index(const micro_span_t *spans, size_t nspans, micro_entry_t **out,
             n++;
         }
     }
-    if (n > 1) {
-        qsort(e, n, sizeof(*e), micro_entry_cmp);
-    }
+    micro_entries_sort(e, n);
     *out = e;
     *count = n;
     return MICRO_OK;
 
 malformed:
-    free(e);
+    micro_entries_free(c, e);
     return micro_p2j_fail("malformed protobuf", name);
 }
 
 
-/* --- scalars --------------------------------------------------------------- */
+/* --- scalars -------------------------------------------------------------- */
 
 static int
 micro_p2j_string(micro_p2j_t *c, const uint8_t *s, size_t len)
@@ -557,7 +617,8 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
     c->out = &keys;
     for (i = 0; rc == MICRO_OK && i < n; i++) {
         offs[i] = keys.len;
-        rc = micro_index(&e[i].bytes, 1, &sub, &count, f->message->full_name);
+        rc = micro_index(c, &e[i].bytes, 1, &sub, &count,
+                         f->message->full_name);
         if (rc != MICRO_OK) {
             break;
         }
@@ -570,7 +631,7 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
             rc = micro_p2j_fail("wrong wire type for map key", f->name);
         }
         rc = rc == MICRO_OK ? micro_buf_putc(&keys, '\0') : rc;
-        free(sub);
+        micro_entries_free(c, sub);
         sub = NULL;
     }
     c->out = saved;
@@ -607,7 +668,8 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
             break;
         }
 
-        rc = micro_index(&e[i].bytes, 1, &sub, &count, f->message->full_name);
+        rc = micro_index(c, &e[i].bytes, 1, &sub, &count,
+                         f->message->full_name);
         if (rc != MICRO_OK) {
             break;
         }
@@ -626,7 +688,7 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
             memset(&dflt, 0, sizeof(dflt));
             rc = micro_p2j_scalar(c, vf, 0, &dflt.bytes, 0);
         }
-        free(sub);
+        micro_entries_free(c, sub);
         sub = NULL;
     }
     rc = rc ? rc : micro_buf_putc(c->out, '}');
@@ -911,10 +973,10 @@ micro_p2j_value_bytes(micro_p2j_t *c, const micro_span_t *bytes)
     if (++c->depth > MICRO_PB_DEPTH) {
         return micro_p2j_fail("nested too deeply", NULL);
     }
-    rc = micro_index(bytes, 1, &sub, &count, "google.protobuf.Value");
+    rc = micro_index(c, bytes, 1, &sub, &count, "google.protobuf.Value");
     if (rc == MICRO_OK) {
         rc = micro_p2j_value_wkt(c, sub, count);
-        free(sub);
+        micro_entries_free(c, sub);
     }
     c->depth--;
     return rc;
@@ -942,7 +1004,7 @@ micro_p2j_struct(micro_p2j_t *c, const micro_entry_t *e, size_t n)
         if (e[i].number != 1 || e[i].wire != MICRO_WIRE_LEN) {
             continue;
         }
-        rc = micro_index(&e[i].bytes, 1, &sub, &count,
+        rc = micro_index(c, &e[i].bytes, 1, &sub, &count,
                          "google.protobuf.Struct");
         for (j = 0; rc == MICRO_OK && j < count; j++) {
             if (sub[j].wire == MICRO_WIRE_LEN && sub[j].number == 1) {
@@ -952,7 +1014,7 @@ micro_p2j_struct(micro_p2j_t *c, const micro_entry_t *e, size_t n)
             }
         }
         if (rc == MICRO_OK) {
-            free(sub);
+            micro_entries_free(c, sub);
             key = strndup((const char *) (keys[i].data ? keys[i].data
                                           : (const uint8_t *) ""),
                           keys[i].len);
@@ -1067,11 +1129,11 @@ micro_p2j_value_wkt(micro_p2j_t *c, const micro_entry_t *e, size_t n)
         return micro_p2j_raw(c, e[best].value ? "true" : "false");
     default:
         /* the depth was counted by micro_p2j_value_bytes() */
-        MICRO_TRY(micro_index(&e[best].bytes, 1, &sub, &count,
+        MICRO_TRY(micro_index(c, &e[best].bytes, 1, &sub, &count,
                               "google.protobuf.Value"));
         rc = e[best].number == 5 ? micro_p2j_struct(c, sub, count)
                                  : micro_p2j_list(c, sub, count);
-        free(sub);
+        micro_entries_free(c, sub);
         return rc;
     }
 }
@@ -1125,7 +1187,8 @@ micro_p2j_any(micro_p2j_t *c, const micro_entry_t *e, size_t n)
         return micro_buf_putc(c->out, '}');
     }
 
-    rc = micro_index(val < n ? &e[val].bytes : NULL, val < n, &sub, &count,
+    rc = micro_index(c, val < n ? &e[val].bytes : NULL, val < n, &sub,
+                     &count,
                      m->full_name);
     if (rc != MICRO_OK) {
         return rc;
@@ -1136,7 +1199,7 @@ micro_p2j_any(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     } else {
         rc = micro_buf_putc(c->out, '}');
     }
-    free(sub);
+    micro_entries_free(c, sub);
     return rc;
 }
 
@@ -1153,7 +1216,7 @@ micro_p2j_body(micro_p2j_t *c, const micro_pb_message_t *m,
     if (++c->depth > MICRO_PB_DEPTH) {
         return micro_p2j_fail("nested too deeply", m->full_name);
     }
-    rc = micro_index(spans, nspans, &e, &n, m->full_name);
+    rc = micro_index(c, spans, nspans, &e, &n, m->full_name);
     if (rc != MICRO_OK) {
         return rc;
     }
@@ -1195,7 +1258,7 @@ micro_p2j_body(micro_p2j_t *c, const micro_pb_message_t *m,
     default:
         rc = micro_p2j_object(c, m, e, n, 0);
     }
-    free(e);
+    micro_entries_free(c, e);
     c->depth--;
     return rc;
 }
@@ -1205,6 +1268,7 @@ int
 micro_pb_to_json(const micro_pb_message_t *m, const uint8_t *pb, size_t len,
     const micro_transcode_options_t *opts, micro_buf_t *out)
 {
+    int                                     rc;
     micro_p2j_t                             c;
     micro_span_t                            span = { pb, len };
     static const micro_transcode_options_t  defaults;
@@ -1212,5 +1276,10 @@ micro_pb_to_json(const micro_pb_message_t *m, const uint8_t *pb, size_t len,
     c.o = opts ? opts : &defaults;
     c.out = out;
     c.depth = 0;
-    return micro_p2j_body(&c, m, &span, 1);
+    c.ncache = 0;
+    rc = micro_p2j_body(&c, m, &span, 1);
+    while (c.ncache) {
+        free(c.cache[--c.ncache]);
+    }
+    return rc;
 }

@@ -63,7 +63,7 @@ typedef struct {
     const char                         *full_name;
     const micro_pb_enum_value_t        *values;
     size_t                              nvalues;
-    int                                 null_value;  /* google.protobuf.NullValue */
+    int                                 null_value;  /* NullValue */
 } micro_pb_enum_t;
 
 typedef struct micro_pb_message_s  micro_pb_message_t;
