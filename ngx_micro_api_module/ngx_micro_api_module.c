@@ -26,6 +26,8 @@
 #include "ngx_micro_registry.h"
 
 #define NGX_MICRO_API_KEEPALIVE  64        /* idle connections a worker */
+#define NGX_MICRO_API_LOAD_WAIT  5000      /* ms, for a new worker's load */
+#define NGX_MICRO_API_LOAD_STEP  10
 
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
@@ -58,6 +60,8 @@ typedef struct {
     ngx_uint_t                 resolved;     /* 1 resolved, 2 does not */
     ngx_uint_t                 called;       /* went to micro_api */
     ngx_buf_t                 *error;        /* replaces nginx's page */
+    ngx_event_t                wait;         /* for the first load */
+    ngx_msec_t                 waited;
     ngx_micro_api_call_t       call;
 } ngx_micro_api_ctx_t;
 
@@ -423,11 +427,13 @@ ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
 
 
 /*
- * GET: the query as JSON, go-micro's way (qson): a[b]=1 nests, a[]=x
- * appends, and each value is read as JSON first (id=123 is a number).
+ * A query string (a GET's, or a form body) as JSON, go-micro's way (qson):
+ * a[b]=1 nests, a[]=x appends, each value is read as JSON first (id=123
+ * is a number), '+' is a space.
  */
 static ngx_int_t
-ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *out)
+ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_str_t *out)
 {
     u_char   *p, *end, *amp, *eq, *kdst, *vdst, key[512], val[4096];
     char     *dump, *seg, *next;
@@ -437,8 +443,8 @@ ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *out)
     if (root == NULL) {
         return NGX_ERROR;
     }
-    p = r->args.data;
-    end = r->args.data + r->args.len;
+    p = in->data;
+    end = in->data + in->len;
 
     for ( /* void */ ; p < end; p = amp + 1) {
         amp = ngx_strlchr(p, end, '&');
@@ -459,6 +465,11 @@ ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *out)
         vdst = val;
         ngx_unescape_uri(&vdst, &eq, amp - eq, NGX_UNESCAPE_URI);
         *vdst = '\0';
+        for (kdst = val; kdst < vdst; kdst++) {
+            if (*kdst == '+') {
+                *kdst = ' ';
+            }
+        }
 
         value = json_loads((char *) val, JSON_DECODE_ANY, NULL);
         if (value == NULL) {
@@ -611,6 +622,62 @@ ngx_micro_api_next_node(ngx_micro_api_call_t *call)
 }
 
 
+static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
+
+
+static void
+ngx_micro_api_wait_handler(ngx_event_t *ev)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r = ev->data;
+    ngx_connection_t    *c = r->connection;
+
+    rc = ngx_micro_api_call(r);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_micro_api_wait_cleanup(void *data)
+{
+    ngx_micro_api_ctx_t  *ctx = data;
+
+    if (ctx->wait.timer_set) {
+        ngx_del_timer(&ctx->wait);
+    }
+}
+
+
+/*
+ * A worker just started (a reload, a restart) has not loaded the registry
+ * yet: rather than answer "not found" for a service that exists, the
+ * request waits for the load, polling every 10 ms for up to 5 s.
+ */
+static ngx_int_t
+ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
+{
+    ngx_http_cleanup_t  *cln;
+
+    if (ctx->wait.handler == NULL) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        cln->handler = ngx_micro_api_wait_cleanup;
+        cln->data = ctx;
+        ctx->wait.handler = ngx_micro_api_wait_handler;
+        ctx->wait.data = r;
+        ctx->wait.log = r->connection->log;
+    }
+    ctx->waited += NGX_MICRO_API_LOAD_STEP;
+    ngx_add_timer(&ctx->wait, NGX_MICRO_API_LOAD_STEP);
+    return NGX_DONE;
+}
+
+
 static ngx_int_t
 ngx_micro_api_call(ngx_http_request_t *r)
 {
@@ -634,12 +701,22 @@ ngx_micro_api_call(ngx_http_request_t *r)
     ct = r->headers_in.content_type ? r->headers_in.content_type->value
                                     : (ngx_str_t) ngx_null_string;
     if (r->method & NGX_HTTP_GET) {
-        if (ngx_micro_api_query_json(r, &body) != NGX_OK) {
+        if (ngx_micro_api_query_json(r, &r->args, &body) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         ngx_str_null(&ct);
     } else if (ngx_micro_api_read_body(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    } else if (ct.len >= 33
+               && ngx_strncasecmp(ct.data, (u_char *)
+                                  "application/x-www-form-urlencoded", 33)
+                  == 0)
+    {
+        /* form fields become the JSON object, as go-micro's rpc handler */
+        if (ngx_micro_api_query_json(r, &body, &body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_str_null(&ct);
     }
 
     if (ct.len >= 20 && ngx_strncasecmp(ct.data,
@@ -695,6 +772,12 @@ ngx_micro_api_call(ngx_http_request_t *r)
                          : NULL;
     node = ngx_micro_api_select(r, alcf, svc);
     if (node == NULL) {
+        ngx_micro_registry_stats_t  st;
+
+        ngx_micro_registry_stats(amcf->registry, &st);
+        if (st.syncs == 0 && ctx->waited < NGX_MICRO_API_LOAD_WAIT) {
+            return ngx_micro_api_wait_for_load(r, ctx);
+        }
         return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "service not found");
     }
     call->nodes = svc->len;

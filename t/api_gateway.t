@@ -8,7 +8,9 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
 use JSON::PP;
+use POSIX ();
 use Test::More;
 use MicroTest;
 
@@ -65,6 +67,17 @@ ok(!exists $j->{orders}[0]{total}{nanos}, 'proto3 zero values left out');
 is($code, 200, 'GET with a query: 200');
 is(scalar @{ $j->{orders} }, 1, 'limit=1 read as a number');
 
+# a form body: its fields as the JSON object
+$r = $t->http(POST => "$gw/customer/customer/orders",
+    content => 'customerId=c+2&limit=1',
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+$j = eval { decode_json($r->{content}) } || {};
+is("$r->{status} $j->{customerId} " . scalar @{ $j->{orders} || [] },
+    '200 c 2 1', 'a form body: fields as JSON, + as a space')
+    or diag($r->{content});
+
+# a[b] nests, read through the passthrough echo below
+
 # --- passthrough: JSON to the service as is ------------------------------------
 
 ($code, $j) = call(POST => "$pass/test/test/echo",
@@ -75,6 +88,10 @@ is_deeply([$j->{text}, $j->{n}, $j->{node}], ['through', '5', $s_addr],
 
 ($code, $j) = call(GET => "$pass/test/test/echo?text=q&n=7");
 is("$code $j->{text} $j->{n}", '200 q 7', 'passthrough GET query');
+($code, $j) = call(GET => "$pass/test/test/echo?text=a%20b&n=%2242%22");
+is("$code $j->{text} $j->{n}", '200 a b 42',
+    'query values read as JSON first ("42"), else as strings');
+
 
 # --- errors ---------------------------------------------------------------------------
 
@@ -159,9 +176,44 @@ for (1 .. 30) {
 }
 is($failed, 0, 'a node killed: no failed request, the other node answers');
 
+# --- reload under load: no failed request ----------------------------------------------
+
+my $progress = $t->dir . '/load.progress';
+my $load = fork() // die;
+if ($load == 0) {
+    my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
+    my $bad = 0;
+    for my $i (1 .. 300) {
+        my $res = $ua->request(POST => "$gw/greeter/say/hello",
+            { content => '{"name":"load"}',
+              headers => { 'Content-Type' => 'application/json' } });
+        $bad++ if $res->{status} != 200;
+        MicroTest::write_file($progress, $i) if $i % 20 == 0;
+    }
+    POSIX::_exit($bad > 255 ? 255 : $bad);
+}
+my $master = MicroTest::read_file($t->dir . '/nginx.pid');
+chomp $master;
+for my $mark (20, 140) {
+    MicroTest::wait_until(sub { (MicroTest::read_file($progress) || 0) >= $mark },
+        "load at $mark");
+    kill 'HUP', $master;
+}
+waitpid($load, 0);
+is($? >> 8, 0, 'two reloads under load: no failed request');
+
 like(MicroTest::read_file($t->dir . '/access.log'),
     qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E/,
     '$micro_service, $micro_endpoint and $micro_node in the access log');
+
+# Redis killed (last: a restarted Redis is empty until heartbeats refill
+# it): the gateway keeps routing from its snapshot
+$t->redis_stop;
+($code, $j) = call(POST => "$gw/greeter/say/hello", '{"name":"offline"}');
+is("$code $j->{msg}", '200 Hello offline', 'redis down: still serving');
+$t->redis(port => (split /:/, $t->redis_url)[2] =~ s{/0}{}r);
+ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{registry}
+    {connected} }, 'reconnect'), 'redis back: the workers reconnect');
 
 $t->done;
 done_testing();
