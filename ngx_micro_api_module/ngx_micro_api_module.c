@@ -531,18 +531,28 @@ ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
 }
 
 
-/* A node of the service, by the location's strategy; NULL if none. */
+/*
+ * A node of the service, by the location's strategy, passing over nodes
+ * put aside after failures unless all are; NULL if it has none.
+ */
 static const micro_service_t *
 ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
     const micro_snapshot_service_t *svc)
 {
-    ngx_uint_t  i;
+    ngx_uint_t  i, k;
 
     if (svc == NULL || svc->len == 0) {
         return NULL;
     }
     i = alcf->selector == NGX_MICRO_API_ROUND_ROBIN ? alcf->next++
                                                     : (ngx_uint_t) ngx_random();
+    for (k = 0; k < svc->len; k++) {
+        if (!ngx_micro_api_node_down(
+                svc->entries[(i + k) % svc->len].nodes[0].address))
+        {
+            return &svc->entries[(i + k) % svc->len];
+        }
+    }
     return &svc->entries[i % svc->len];
 }
 

@@ -12,9 +12,21 @@
 #include <ngx_http.h>
 
 #include "ngx_micro_api_peer.h"
+#include "map.h"
 
 
 #define NGX_MICRO_API_KEEPALIVE_TIMEOUT  60000
+#define NGX_MICRO_API_MARK_FAILURES      3        /* go-micro's blacklist */
+#define NGX_MICRO_API_MARK_COOLDOWN      30000
+
+
+typedef struct {
+    ngx_uint_t                 failures;
+    ngx_msec_t                 until;
+} ngx_micro_api_mark_t;
+
+/* "host:port" -> mark, for the nodes that failed lately (this worker) */
+static micro_map_t  ngx_micro_api_marks;
 
 
 typedef struct {
@@ -48,6 +60,58 @@ ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size)
         ngx_queue_insert_head(&ngx_micro_api_free, &items[i].queue);
     }
     return NGX_OK;
+}
+
+
+static void
+ngx_micro_api_key(char *key, size_t size, ngx_str_t *node)
+{
+    size_t  n = ngx_min(node->len, size - 1);
+
+    ngx_memcpy(key, node->data, n);
+    key[n] = '\0';
+}
+
+
+ngx_uint_t
+ngx_micro_api_node_down(const char *address)
+{
+    ngx_micro_api_mark_t  *m = micro_map_get(&ngx_micro_api_marks, address);
+
+    return m && m->until && (ngx_msec_int_t) (m->until - ngx_current_msec) > 0;
+}
+
+
+/* Three failures in a row put a node aside; a success clears its count. */
+static void
+ngx_micro_api_mark(ngx_str_t *node, ngx_uint_t failed)
+{
+    char                   key[NGX_SOCKADDR_STRLEN + 1];
+    ngx_micro_api_mark_t  *m;
+
+    ngx_micro_api_key(key, sizeof(key), node);
+    m = micro_map_get(&ngx_micro_api_marks, key);
+    if (!failed) {
+        if (m) {
+            free(micro_map_remove(&ngx_micro_api_marks, key));
+        }
+        return;
+    }
+    if (m == NULL) {
+        m = calloc(1, sizeof(*m));
+        if (m == NULL || micro_map_set(&ngx_micro_api_marks, key, m) != 0) {
+            free(m);
+            return;
+        }
+    }
+    if (++m->failures >= NGX_MICRO_API_MARK_FAILURES) {
+        m->failures = 0;
+        m->until = ngx_current_msec + NGX_MICRO_API_MARK_COOLDOWN;
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0, "micro api: node %s "
+                      "put aside for %d s after %d failures", key,
+                      NGX_MICRO_API_MARK_COOLDOWN / 1000,
+                      NGX_MICRO_API_MARK_FAILURES);
+    }
 }
 
 
@@ -157,6 +221,9 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
 
     if (pc->tries) {
         pc->tries--;
+    }
+    if (pc->sockaddr) {
+        ngx_micro_api_mark(&call->node, state & NGX_PEER_FAILED);
     }
 
     if (state & NGX_PEER_FAILED || c == NULL || c->read->eof

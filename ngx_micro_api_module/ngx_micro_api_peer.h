@@ -16,6 +16,9 @@ ngx_int_t ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size);
 /* An upstream configuration whose peers each request's call supplies. */
 ngx_http_upstream_srv_conf_t *ngx_micro_api_peer_conf(ngx_conf_t *cf);
 
+/* 1 while a node ("host:port") is put aside after failures. */
+ngx_uint_t ngx_micro_api_node_down(const char *address);
+
 /* From the module: the request's call, and a move to another node. */
 ngx_micro_api_call_t *ngx_micro_api_request_call(ngx_http_request_t *r);
 ngx_int_t ngx_micro_api_next_node(ngx_micro_api_call_t *call);

@@ -175,6 +175,9 @@ for (1 .. 30) {
     $failed++ if $c != 200;
 }
 is($failed, 0, 'a node killed: no failed request, the other node answers');
+like(MicroTest::read_file($t->dir . '/error.log'),
+    qr/micro api: node \Q$a_addr\E put aside for 30 s after 3 failures/,
+    'and the dead node is put aside after 3 failures');
 
 # --- reload under load: no failed request ----------------------------------------------
 
