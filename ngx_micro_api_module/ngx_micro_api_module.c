@@ -1220,6 +1220,7 @@ ngx_micro_api_exit_process(ngx_cycle_t *cycle)
     if (amcf && amcf->registry) {
         ngx_micro_registry_stop(amcf->registry);
     }
+    ngx_micro_api_peer_exit();
 }
 
 

@@ -73,6 +73,21 @@ ngx_micro_api_key(char *key, size_t size, ngx_str_t *node)
 }
 
 
+/* At exit: the module's memory goes away with it (dlclose). */
+void
+ngx_micro_api_peer_exit(void)
+{
+    size_t  i;
+
+    for (i = 0; i < ngx_micro_api_marks.cap; i++) {
+        if (micro_map_live(&ngx_micro_api_marks, i)) {
+            free(ngx_micro_api_marks.slots[i].value);
+        }
+    }
+    micro_map_free(&ngx_micro_api_marks);
+}
+
+
 ngx_uint_t
 ngx_micro_api_node_down(const char *address)
 {

@@ -13,6 +13,8 @@
 /* The worker's cache of idle connections to nodes, size connections. */
 ngx_int_t ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size);
 
+void ngx_micro_api_peer_exit(void);
+
 /* An upstream configuration whose peers each request's call supplies. */
 ngx_http_upstream_srv_conf_t *ngx_micro_api_peer_conf(ngx_conf_t *cf);
 
