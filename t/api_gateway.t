@@ -62,6 +62,17 @@ is($j->{orders}[0]{items}[0]{price}{nanos}, 500000000, 'nested message');
 is($j->{totalCount}, '1000000000000', 'int64 total');
 ok(!exists $j->{orders}[0]{total}{nanos}, 'proto3 zero values left out');
 
+# a reply many times the upstream buffer, transcoded whole, and the same
+# passed through
+($code, $j) = call(POST => "$gw/customer/customer/orders",
+    '{"customerId":"big","limit":100}');
+is("$code " . scalar @{ $j->{orders} || [] } . " $j->{orders}[99]{id}",
+    '200 100 9007199254741092', 'a 40 KB reply transcoded whole');
+($code, $j) = call(POST => "$pass/customer/customer/orders",
+    '{"customerId":"big","limit":100}');
+is("$code " . scalar @{ $j->{orders} || [] }, '200 100',
+    'and passed through');
+
 # GET: the query string as JSON, values read as JSON first
 ($code, $j) = call(GET => "$gw/customer/customer/orders?customerId=c1&limit=1");
 is($code, 200, 'GET with a query: 200');
