@@ -7,7 +7,8 @@
 #   (d) return 200 (the ceiling)
 # NGINX and its upstream share core 1, wrk has core 0. Each row is the
 # median of RUNS runs (default 3) of DURATION seconds (default 5). The last
-# line is the budget ratio (a)/(c).
+# line is the budget ratio (a)/(c). Before it: registration-to-routable
+# latency (bench/routable.pl).
 #
 #   bash bench/gateway.sh
 
@@ -88,10 +89,12 @@ b=$(median run_wrk -s bench/greeter-json.lua \
 c=$(median run_wrk -s bench/greeter-json.lua "http://127.0.0.1:$proxy/")
 d=$(median run_wrk "http://127.0.0.1:$ceiling/")
 
+routable=$(perl bench/routable.pl "http://127.0.0.1:$api" "127.0.0.1:$greeter" 100)
 table_head
 row "(a) micro_api, descriptors: JSON -> protobuf -> greeter" "$a"
 row "(b) micro_api, JSON passed through -> greeter" "$b"
 row "(c) proxy_pass + keepalive -> trivial upstream" "$c"
 row "(d) return 200 (ceiling)" "$d"
+echo "$routable"
 awk -v a="${a%% *}" -v c="${c%% *}" \
     'BEGIN { printf "micro_api/proxy_pass req/s: %.2f\n", a / c }'
