@@ -390,10 +390,12 @@ sub done {
     $self->{done} = 1;
 }
 
+# nginx gets TERM (its master then stops its workers, which KILL would
+# leave behind); everything else KILL.
 sub kill_all {
     my ($self) = @_;
     for my $pid (keys %{ $self->{procs} }) {
-        $self->stop($pid, 'KILL');
+        $self->stop($pid, $self->{procs}{$pid} eq 'nginx' ? 'TERM' : 'KILL');
     }
 }
 
