@@ -60,6 +60,7 @@ typedef struct {
     ngx_uint_t                 resolved;     /* 1 resolved, 2 does not */
     ngx_uint_t                 called;       /* went to micro_api */
     ngx_buf_t                 *error;        /* replaces nginx's page */
+    ngx_uint_t                 hold;         /* header waits for body */
     ngx_event_t                wait;         /* for the first load */
     ngx_msec_t                 waited;
     ngx_micro_api_call_t       call;
@@ -844,6 +845,20 @@ ngx_micro_api_header_filter(ngx_http_request_t *r)
     /* 413 comes before the handler ran, from client_max_body_size */
     alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+
+    /*
+     * A reply transcoded to JSON: its length is known once it is all in,
+     * so the header waits for the body and goes out with Content-Length
+     * (no chunked encoding, no extra write for its end).
+     */
+    if (alcf->enabled && ctx && ctx->called && r->err_status == 0
+        && ctx->call.response_type && r->upstream
+        && r->headers_out.status == NGX_HTTP_OK && r == r->main)
+    {
+        ctx->hold = 1;
+        return NGX_OK;
+    }
+
     if (!alcf->enabled
         || (r->err_status < 500
             && r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
@@ -889,10 +904,30 @@ ngx_micro_api_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_micro_api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t           out;
+    off_t                 len;
+    ngx_int_t             rc;
+    ngx_chain_t           out, *cl;
     ngx_micro_api_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+
+    if (ctx && ctx->hold) {
+        if (in == NULL) {
+            return NGX_OK;
+        }
+        /* the transcoded body: now the header, with its length */
+        for (len = 0, cl = in; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+        ctx->hold = 0;
+        r->headers_out.content_length_n = len;
+        rc = ngx_micro_api_next_header_filter(r);
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return rc;
+        }
+        return ngx_micro_api_next_body_filter(r, in);
+    }
+
     if (ctx == NULL || ctx->error == NULL) {
         return ngx_micro_api_next_body_filter(r, in);
     }

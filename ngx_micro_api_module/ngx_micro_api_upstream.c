@@ -39,6 +39,11 @@ static void ngx_micro_api_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 
 
+static const char  ngx_micro_api_bad_reply[] =
+    "{\"id\":\"go.micro.api\",\"code\":502,\"detail\":\"the service sent "
+    "a reply that does not parse\",\"status\":\"Bad Gateway\"}\n";
+
+
 /* Memory for transcoded replies: the request's pool. */
 static void *
 ngx_micro_api_pool_alloc(void *ctx, size_t size)
@@ -292,13 +297,21 @@ ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
                          ctx->reply.len, &ctx->call->transcode, &json)
         != MICRO_OK)
     {
-        /* the status line is out already: the body says what went wrong */
+        /* the header waits for this body (the module's header filter):
+         * the reply can still become a 502 */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro api: reply of %V %V is not a %s: %s",
                       &ctx->call->service, &ctx->call->endpoint,
                       ctx->call->response_type->full_name,
                       micro_error_detail());
-        return NGX_ERROR;
+        json.len = 0;
+        if (micro_buf_append(&json, ngx_micro_api_bad_reply,
+                             sizeof(ngx_micro_api_bad_reply) - 1)
+            != MICRO_OK)
+        {
+            return NGX_ERROR;
+        }
+        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
     }
 
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {

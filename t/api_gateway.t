@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
+use IO::Socket::INET;
 use JSON::PP;
 use POSIX ();
 use Test::More;
@@ -50,6 +51,8 @@ my ($code, $j, $r) = call(POST => "$gw/greeter/say/hello", '{"name":"John"}');
 is($code, 200, 'POST /greeter/say/hello: 200');
 is_deeply($j, { msg => 'Hello John' }, 'greeter answers through the gateway');
 is($r->{headers}{'content-type'}, 'application/json', 'as JSON');
+is($r->{headers}{'content-length'}, length $r->{content},
+    'with its Content-Length (the header waited for the transcoded body)');
 
 ($code, $j) = call(POST => "$gw/customer/customer/orders",
     '{"customer_id":"c9","limit":"2"}');
@@ -143,6 +146,31 @@ ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
     {'go.micro.srv.ghost'} }, 'ghost'), 'a dead node is registered');
 error_is(POST => "$gw/ghost/x", '{}', 502, qr/no node .* could be reached/,
     'no node reachable');
+
+# a node whose reply is not the endpoint's message: 502, not a broken 200
+my $liar_port = MicroTest::free_port();
+my $liar = fork() // die;
+if ($liar == 0) {
+    my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$liar_port",
+        Listen => 8, ReuseAddr => 1) or POSIX::_exit(1);
+    while (my $c = $l->accept) {
+        local $/ = "\r\n\r\n";
+        my $head = <$c> // next;
+        my ($len) = $head =~ /Content-Length: (\d+)/i;
+        read($c, my $body, $len || 0);
+        print $c "HTTP/1.1 200 OK\r\nContent-Type: application/protobuf\r\n"
+            . "Content-Length: 2\r\n\r\n\x0a\x09";
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+$t->{procs}{$liar} = 'liar';
+$t->micro('register', 'service', encode_json({ name => 'go.micro.srv.liar',
+    version => '1', nodes => [{ id => 'l', address => "127.0.0.1:$liar_port" }] }));
+ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
+    {'go.micro.srv.liar'} }, 'liar'), 'a node that sends garbage is registered');
+error_is(POST => "$gw/liar/say/hello", '{"name":"x"}', 502,
+    qr/reply that does not parse/, 'a reply that does not parse');
 
 # --- services come and go while NGINX runs ------------------------------------------
 
