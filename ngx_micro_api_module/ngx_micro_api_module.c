@@ -37,6 +37,10 @@
 #define NGX_MICRO_API_RANDOM       0
 #define NGX_MICRO_API_ROUND_ROBIN  1
 
+#define NGX_MICRO_API_RESOLVE_MICRO  0
+#define NGX_MICRO_API_RESOLVE_PATH   1
+#define NGX_MICRO_API_RESOLVE_HOST   2
+
 
 typedef struct {
     ngx_micro_registry_t      *registry;
@@ -47,6 +51,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                  namespace;    /* NUL-terminated */
     ngx_flag_t                 enabled;      /* micro_api here */
+    ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
@@ -89,6 +94,13 @@ static void ngx_micro_api_exit_process(ngx_cycle_t *cycle);
 static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+static ngx_conf_enum_t  ngx_micro_api_resolvers[] = {
+    { ngx_string("micro"), NGX_MICRO_API_RESOLVE_MICRO },
+    { ngx_string("path"), NGX_MICRO_API_RESOLVE_PATH },
+    { ngx_string("host"), NGX_MICRO_API_RESOLVE_HOST },
+    { ngx_null_string, 0 }
+};
+
 static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
     { ngx_string("random"), NGX_MICRO_API_RANDOM },
     { ngx_string("round_robin"), NGX_MICRO_API_ROUND_ROBIN },
@@ -123,6 +135,13 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("micro_api_resolver"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, resolver),
+      &ngx_micro_api_resolvers },
 
     { ngx_string("micro_selector"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -249,6 +268,7 @@ ngx_micro_api_service_variable(ngx_http_request_t *r,
 static ngx_micro_api_ctx_t *
 ngx_micro_api_resolve(ngx_http_request_t *r)
 {
+    int                       rc;
     u_char                    service[MICRO_NAME_MAX + 1];
     u_char                    endpoint[NGX_MICRO_ENDPOINT_MAX];
     ngx_micro_api_ctx_t      *ctx;
@@ -269,12 +289,29 @@ ngx_micro_api_resolve(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
 
-    if (micro_resolve_api((char *) r->uri.data, r->uri.len,
-                          (char *) alcf->namespace.data,
-                          (char *) service, sizeof(service),
-                          (char *) endpoint, sizeof(endpoint))
-        != 0)
-    {
+    switch (alcf->resolver) {
+    case NGX_MICRO_API_RESOLVE_PATH:
+        rc = micro_resolve_path((char *) r->uri.data, r->uri.len,
+                                (char *) alcf->namespace.data,
+                                (char *) service, sizeof(service),
+                                (char *) endpoint, sizeof(endpoint));
+        break;
+    case NGX_MICRO_API_RESOLVE_HOST:
+        rc = micro_resolve_host((char *) r->headers_in.server.data,
+                                r->headers_in.server.len,
+                                (char *) r->uri.data, r->uri.len,
+                                (char *) alcf->namespace.data,
+                                (char *) service, sizeof(service),
+                                (char *) endpoint, sizeof(endpoint));
+        break;
+    default:
+        rc = micro_resolve_api((char *) r->uri.data, r->uri.len,
+                               (char *) alcf->namespace.data,
+                               (char *) service, sizeof(service),
+                               (char *) endpoint, sizeof(endpoint));
+    }
+
+    if (rc != 0) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "micro api: \"%V\" names no service", &r->uri);
         ctx->resolved = 2;
@@ -1106,6 +1143,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->selector = NGX_CONF_UNSET_UINT;
+    conf->resolver = NGX_CONF_UNSET_UINT;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
@@ -1140,6 +1178,8 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NGX_MICRO_API_DEFAULT_NAMESPACE);
     ngx_conf_merge_uint_value(conf->selector, prev->selector,
                               NGX_MICRO_API_RANDOM);
+    ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
+                              NGX_MICRO_API_RESOLVE_MICRO);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);

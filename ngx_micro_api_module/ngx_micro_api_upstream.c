@@ -180,6 +180,15 @@ ngx_micro_api_process_status_line(ngx_http_request_t *r)
                       &ctx->call->node);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
+    /* requests go out in one write; later ones on this kept connection
+     * must not wait for an ACK either */
+    if (u->peer.connection
+        && u->peer.connection->tcp_nodelay == NGX_TCP_NODELAY_UNSET
+        && ngx_tcp_nodelay(u->peer.connection) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     u->headers_in.status_n = ctx->status.code;
     if (u->state && u->state->status == 0) {
         u->state->status = ctx->status.code;

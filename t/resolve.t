@@ -76,6 +76,17 @@ http {
             return 200 "$micro_service $micro_endpoint\n";
         }
     }
+    server {
+        listen 127.0.0.1:%%PORT_path%%;
+        micro_api_resolver path;
+        location / { return 200 "$micro_service $micro_endpoint\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_host%%;
+        micro_api_resolver host;
+        micro_api_namespace "";
+        location / { return 200 "$micro_service $micro_endpoint\n"; }
+    }
 }
 CONF
 
@@ -84,6 +95,21 @@ is(get($p, '/dot/x'), "200 com.example.dot Dot.X\n", 'namespace ending in .');
 is(get($p, '/dash/v1/bar/x/y'), "200 foo-dash-v1-bar X.Y\n",
     'namespace ending in - turns dots into dashes');
 is(get($p, '/none/x'), "200 none None.X\n", 'empty namespace');
+
+my $pp = $t->port('path');
+is(get($pp, '/greeter/say/hello'), "200 go.micro.api.greeter Say.Hello\n",
+    'path resolver: first segment, then the endpoint');
+is(get($pp, '/greeter/hello'), "200 go.micro.api.greeter Greeter.Hello\n",
+    'path resolver: one segment after the name');
+is(get($pp, '/a/b/c/d'), "200 go.micro.api.a C.D\n",
+    'path resolver: the name is the first segment only');
+
+my $hp = $t->port('host');
+my ($hcode, undef, $hbody) = $t->raw_call("127.0.0.1:$hp",
+    "GET /say/hello HTTP/1.1\r\nHost: greeter.example.com:8080\r\n"
+    . "Connection: close\r\n\r\n");
+is("$hcode $hbody", "200 greeter.example.com Say.Hello\n",
+    'host resolver: the Host names the service');
 $t->nginx_stop;
 
 # nginx -t names a bad namespace and where it is.

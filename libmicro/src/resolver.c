@@ -277,3 +277,100 @@ micro_namespace_valid(const char *ns, size_t len)
     }
     return len <= MICRO_NAME_MAX;
 }
+
+
+/* The endpoint from the last one or two segments: B.C, or A.Call. */
+static int
+micro_endpoint_of(const micro_segment_t *a, const micro_segment_t *b,
+    char *endpoint, size_t size)
+{
+    size_t           n;
+    micro_segment_t  call = { "call", 4 };
+
+    if (b == NULL) {
+        b = &call;
+    }
+    if (a->len + b->len + 2 > size) {
+        return micro_error_set(MICRO_ENOTFOUND, "path too long");
+    }
+    n = micro_camel(endpoint, a);
+    endpoint[n++] = '.';
+    n += micro_camel(endpoint + n, b);
+    endpoint[n] = '\0';
+    return MICRO_OK;
+}
+
+
+/* Splits and validates every segment; the count, or -1. */
+static int
+micro_path_segments(const char *path, size_t len, micro_segment_t *seg)
+{
+    int  i, n;
+
+    n = micro_path_split(path, len, seg, MICRO_RESOLVE_SEGMENTS);
+    for (i = 0; i < n; i++) {
+        if (!micro_segment_valid(&seg[i])) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+
+int
+micro_resolve_path(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size, char *endpoint, size_t endpoint_size)
+{
+    int              n;
+    micro_segment_t  seg[MICRO_RESOLVE_SEGMENTS];
+
+    n = micro_path_segments(path, len, seg);
+    if (n <= 0) {
+        return micro_error_set(MICRO_ENOTFOUND, "path names no service");
+    }
+    if (micro_endpoint_of(n >= 3 ? &seg[n - 2] : &seg[0],
+                          n >= 3 ? &seg[n - 1] : n == 2 ? &seg[1] : NULL,
+                          endpoint, endpoint_size) != MICRO_OK)
+    {
+        return MICRO_ENOTFOUND;
+    }
+    return micro_namespace_join(ns, seg[0].data, seg[0].len, service,
+                                service_size) == MICRO_OK
+           ? MICRO_OK : MICRO_ENOTFOUND;
+}
+
+
+int
+micro_resolve_host(const char *host, size_t host_len, const char *path,
+    size_t len, const char *ns, char *service, size_t service_size,
+    char *endpoint, size_t endpoint_size)
+{
+    int              n;
+    size_t           i;
+    const char      *colon;
+    micro_segment_t  seg[MICRO_RESOLVE_SEGMENTS];
+
+    colon = memchr(host, ':', host_len);
+    if (colon) {
+        host_len = colon - host;
+    }
+    for (i = 0; i < host_len; i++) {
+        if (!isalnum((unsigned char) host[i]) && host[i] != '.'
+            && host[i] != '-')
+        {
+            host_len = 0;
+        }
+    }
+    n = micro_path_segments(path, len, seg);
+    if (host_len == 0 || n <= 0) {
+        return micro_error_set(MICRO_ENOTFOUND, "request names no service");
+    }
+    if (micro_endpoint_of(n >= 2 ? &seg[n - 2] : &seg[0],
+                          n >= 2 ? &seg[n - 1] : NULL, endpoint,
+                          endpoint_size) != MICRO_OK)
+    {
+        return MICRO_ENOTFOUND;
+    }
+    return micro_namespace_join(ns, host, host_len, service, service_size)
+           == MICRO_OK ? MICRO_OK : MICRO_ENOTFOUND;
+}

@@ -121,6 +121,46 @@ test_proxy_rules(void **state)
 
 
 static void
+test_path_and_host_rules(void **state)
+{
+    char  service[256], endpoint[256];
+
+    (void) state;
+#define PATH(p, svc, ep)                                                     \
+    assert_int_equal(micro_resolve_path(p, strlen(p), "go.micro.api",       \
+                     service, sizeof(service), endpoint, sizeof(endpoint)), \
+                     0);                                                     \
+    assert_string_equal(service, svc);                                       \
+    assert_string_equal(endpoint, ep)
+
+    PATH("/greeter/say/hello", "go.micro.api.greeter", "Say.Hello");
+    PATH("/greeter/hello", "go.micro.api.greeter", "Greeter.Hello");
+    PATH("/greeter", "go.micro.api.greeter", "Greeter.Call");
+    PATH("/greeter/a/say-it/hello", "go.micro.api.greeter", "SayIt.Hello");
+#undef PATH
+    assert_int_equal(micro_resolve_path("/", 1, "ns", service,
+                                        sizeof(service), endpoint,
+                                        sizeof(endpoint)), MICRO_ENOTFOUND);
+
+    assert_int_equal(micro_resolve_host("api.example.com:8080", 20,
+                                        "/say/hello", 10, "", service,
+                                        sizeof(service), endpoint,
+                                        sizeof(endpoint)), 0);
+    assert_string_equal(service, "api.example.com");
+    assert_string_equal(endpoint, "Say.Hello");
+    assert_int_equal(micro_resolve_host("greeter", 7, "/hello", 6,
+                                        "go.micro.api", service,
+                                        sizeof(service), endpoint,
+                                        sizeof(endpoint)), 0);
+    assert_string_equal(service, "go.micro.api.greeter");
+    assert_string_equal(endpoint, "Hello.Call");
+    assert_int_equal(micro_resolve_host("bad_host", 8, "/a/b", 4, "",
+                                        service, sizeof(service), endpoint,
+                                        sizeof(endpoint)), MICRO_ENOTFOUND);
+}
+
+
+static void
 test_web_rules(void **state)
 {
     char         service[256];
@@ -172,6 +212,7 @@ main(void)
         cmocka_unit_test(test_api_rules),
         cmocka_unit_test(test_api_small_buffers),
         cmocka_unit_test(test_proxy_rules),
+        cmocka_unit_test(test_path_and_host_rules),
         cmocka_unit_test(test_web_rules),
         cmocka_unit_test(test_namespaces),
     };

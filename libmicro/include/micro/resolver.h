@@ -34,6 +34,19 @@ int micro_resolve_proxy(const char *path, size_t len, const char *ns,
     char *service, size_t service_size);
 
 /*
+ * go-micro's other resolvers, for the api. "path": the first segment
+ * names the service, the rest the endpoint (/greeter/say/hello -> NS.greeter
+ * Say.Hello, /greeter/hello -> Greeter.Hello, /greeter -> Greeter.Call).
+ * "host": the Host header (without its port) names the service, the path
+ * the endpoint (/say/hello -> Say.Hello, /hello -> Hello.Call).
+ */
+int micro_resolve_path(const char *path, size_t len, const char *ns,
+    char *service, size_t service_size, char *endpoint, size_t endpoint_size);
+int micro_resolve_host(const char *host, size_t host_len, const char *path,
+    size_t len, const char *ns, char *service, size_t service_size,
+    char *endpoint, size_t endpoint_size);
+
+/*
  * micro web's route: the first segment names the service (/foo/bar ->
  * NS.foo) and the rest is the path the service sees (/bar; "/" when
  * empty). *rest points into path.
