@@ -53,6 +53,7 @@ typedef struct {
     ngx_flag_t                 enabled;      /* micro_api here */
     ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
+    ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
 } ngx_micro_api_loc_conf_t;
@@ -80,6 +81,8 @@ static void ngx_micro_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_status_handler(ngx_http_request_t *r);
 static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_micro_api_init(ngx_conf_t *cf);
@@ -142,6 +145,13 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_micro_api_loc_conf_t, resolver),
       &ngx_micro_api_resolvers },
+
+    { ngx_string("micro_api_filter"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_api_filter,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("micro_selector"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -569,15 +579,48 @@ ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
 }
 
 
+/* micro_api_filter: version=V matches the version, key=V node metadata. */
+static ngx_uint_t
+ngx_micro_api_matches(ngx_micro_api_loc_conf_t *alcf, const micro_service_t *e)
+{
+    ngx_uint_t    i;
+    const char   *v;
+    ngx_keyval_t  *kv;
+
+    if (alcf->filter == NULL) {
+        return 1;
+    }
+    kv = alcf->filter->elts;
+    for (i = 0; i < alcf->filter->nelts; i++) {
+        if (kv[i].key.len == 7
+            && ngx_strncmp(kv[i].key.data, "version", 7) == 0)
+        {
+            v = e->version ? e->version : "";
+        } else {
+            v = micro_metadata_get(&e->nodes[0].metadata,
+                                   (char *) kv[i].key.data);
+        }
+        if (v == NULL || ngx_strlen(v) != kv[i].value.len
+            || ngx_strncmp(v, kv[i].value.data, kv[i].value.len) != 0)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
 /*
- * A node of the service, by the location's strategy, passing over nodes
- * put aside after failures unless all are; NULL if it has none.
+ * A node of the service that passes micro_api_filter, by the location's
+ * strategy, passing over nodes put aside after failures unless all are;
+ * NULL if none passes.
  */
 static const micro_service_t *
 ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
     const micro_snapshot_service_t *svc)
 {
-    ngx_uint_t  i, k;
+    ngx_uint_t              i, k;
+    const micro_service_t  *e, *aside = NULL;
 
     if (svc == NULL || svc->len == 0) {
         return NULL;
@@ -585,13 +628,18 @@ ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
     i = alcf->selector == NGX_MICRO_API_ROUND_ROBIN ? alcf->next++
                                                     : (ngx_uint_t) ngx_random();
     for (k = 0; k < svc->len; k++) {
-        if (!ngx_micro_api_node_down(
-                svc->entries[(i + k) % svc->len].nodes[0].address))
-        {
-            return &svc->entries[(i + k) % svc->len];
+        e = &svc->entries[(i + k) % svc->len];
+        if (!ngx_micro_api_matches(alcf, e)) {
+            continue;
+        }
+        if (!ngx_micro_api_node_down(e->nodes[0].address)) {
+            return e;
+        }
+        if (aside == NULL) {
+            aside = e;
         }
     }
-    return &svc->entries[i % svc->len];
+    return aside;
 }
 
 
@@ -651,17 +699,21 @@ ngx_micro_api_next_node(ngx_micro_api_call_t *call)
 {
     ngx_uint_t                       i;
     const micro_service_t           *e;
+    ngx_micro_api_loc_conf_t        *alcf;
     ngx_micro_api_main_conf_t       *amcf;
     const micro_snapshot_service_t  *svc;
 
     amcf = ngx_http_get_module_main_conf(call->request, ngx_micro_api_module);
+    alcf = ngx_http_get_module_loc_conf(call->request, ngx_micro_api_module);
     svc = micro_snapshot_get(ngx_micro_registry_snapshot(amcf->registry),
                              (char *) call->service.data);
     for (i = 0; svc && i < svc->len; i++) {
         e = &svc->entries[i];
-        if (ngx_strlen(e->nodes[0].address) != call->node.len
-            || ngx_strncmp(e->nodes[0].address, call->node.data,
-                           call->node.len) != 0)
+        if (ngx_micro_api_matches(alcf, e)
+            && !ngx_micro_api_node_down(e->nodes[0].address)
+            && (ngx_strlen(e->nodes[0].address) != call->node.len
+                || ngx_strncmp(e->nodes[0].address, call->node.data,
+                               call->node.len) != 0))
         {
             return ngx_micro_api_set_node(call, e);
         }
@@ -819,6 +871,11 @@ ngx_micro_api_call(ngx_http_request_t *r)
                                               (char *) name)
                          : NULL;
     node = ngx_micro_api_select(r, alcf, svc);
+    if (node == NULL && svc && svc->len) {
+        return ngx_micro_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "no node of the service matches "
+                                   "micro_api_filter");
+    }
     if (node == NULL) {
         ngx_micro_registry_stats_t  st;
 
@@ -1144,6 +1201,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
 
     conf->selector = NGX_CONF_UNSET_UINT;
     conf->resolver = NGX_CONF_UNSET_UINT;
+    conf->filter = NGX_CONF_UNSET_PTR;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
@@ -1180,6 +1238,7 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_MICRO_API_RANDOM);
     ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
                               NGX_MICRO_API_RESOLVE_MICRO);
+    ngx_conf_merge_ptr_value(conf->filter, prev->filter, NULL);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);
@@ -1371,6 +1430,48 @@ ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid descriptor set "
                            "\"%V\": %s", &path, micro_error_detail());
         return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+
+/* micro_api_filter key=value ...: "version" or a node metadata label. */
+static char *
+ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_micro_api_loc_conf_t *alcf = conf;
+
+    u_char        *eq;
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (alcf->filter != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+    alcf->filter = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_keyval_t));
+    if (alcf->filter == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    value = cf->args->elts;
+    for (i = 1; i < cf->args->nelts; i++) {
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (eq == NULL || eq == value[i].data) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid filter \"%V\": "
+                               "expected key=value", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+        kv = ngx_array_push(alcf->filter);
+        if (kv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        /* NUL-terminated key for the metadata lookup */
+        *eq = '\0';
+        kv->key.data = value[i].data;
+        kv->key.len = eq - value[i].data;
+        kv->value.data = eq + 1;
+        kv->value.len = value[i].data + value[i].len - (eq + 1);
     }
     return NGX_CONF_OK;
 }

@@ -27,6 +27,16 @@ my ($s_pid, $s_addr) = $t->service('testsrv');
 my $conf = $t->example_conf('gateway.conf');
 $conf =~ s/micro_read_timeout 5s;\n        \}/micro_read_timeout 60s;\n        }\n\n        location \/test\/test\/sleep {\n            micro_api;\n            micro_api_namespace go.micro.srv;\n            micro_read_timeout 1s;\n        }/;
 $conf =~ s/client_max_body_size 4m;/client_max_body_size 1k;/;
+$conf =~ s/^}\s*\z/    server {
+        listen 127.0.0.1:%%PORT_v2%%;
+        location \/ { micro_api; micro_api_namespace go.micro.srv;
+                     micro_api_filter version=2; }
+        location \/none\/ { rewrite ^\/none(\/.*)\$ \$1 break;
+                     micro_api; micro_api_namespace go.micro.srv;
+                     micro_api_filter version=2 zone=mars; }
+    }
+}
+/m;
 $t->nginx($conf);
 my $gw = 'http://127.0.0.1:' . $t->port('8080');
 my $pass = 'http://127.0.0.1:' . $t->port('8081');
@@ -171,6 +181,26 @@ ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
     {'go.micro.srv.liar'} }, 'liar'), 'a node that sends garbage is registered');
 error_is(POST => "$gw/liar/say/hello", '{"name":"x"}', 502,
     qr/reply that does not parse/, 'a reply that does not parse');
+
+# micro_api_filter: only nodes of version 2
+my ($v1_pid, $v1) = $t->service('testsrv', '--name', 'go.micro.srv.ver',
+    '--version', '1');
+my ($v2_pid, $v2) = $t->service('testsrv', '--name', 'go.micro.srv.ver',
+    '--version', '2');
+my $v2gw = 'http://127.0.0.1:' . $t->port('v2');
+ok(MicroTest::wait_until(sub {
+    my $st = (call(GET => "$gw/registry"))[1];
+    @{ $st->{services}{'go.micro.srv.ver'} || [] } == 2 }, 'versions'),
+    'two versions of a service');
+my %by;
+for (1 .. 20) {
+    my ($c, $e) = call(POST => "$v2gw/ver/test/echo", '{}');
+    $by{ $c == 200 ? $e->{node} : $c }++;
+}
+is_deeply(\%by, { $v2 => 20 }, 'micro_api_filter version=2: only v2 answers');
+error_is(POST => "$v2gw/none/ver/test/echo", '{}', 503,
+    qr/no node of the service matches micro_api_filter/,
+    'a filter no node passes');
 
 # --- services come and go while NGINX runs ------------------------------------------
 

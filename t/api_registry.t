@@ -112,6 +112,10 @@ for my $case (
     [ 'micro_registry redis://redis.local:6379/0;', qr/must be an IP address/ ],
     [ "micro_registry redis://127.0.0.1/0;\n    micro_registry redis://127.0.0.1/1;", qr/"micro_registry" directive is duplicate/ ],
     [ 'server { location / { micro_registry_status; } }', qr/needs "micro_registry" in the http block/ ],
+    [ 'server { location / { micro_api; } }', qr/needs "micro_registry" in the http block/ ],
+    [ 'micro_api_filter version;', qr/invalid filter "version": expected key=value/ ],
+    [ 'micro_selector fastest;', qr/invalid value "fastest"/ ],
+    [ 'micro_api_resolver dns;', qr/invalid value "dns"/ ],
 ) {
     my ($ok, $out) = $t->nginx_test(<<"CONF", 'bad.conf');
 %%MODULES%%
