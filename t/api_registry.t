@@ -106,6 +106,47 @@ $t->nginx_stop;
 unlike(MicroTest::read_file($t->dir . '/error.log'), qr/open socket/,
     'no socket left open at exit');
 
+# binary upgrade (USR2, then WINCH and QUIT to the old master): the new
+# binary's workers follow the registry. nginx upgrades only as a daemon,
+# so this one runs daemonized, and the test stops it itself.
+{
+    my $d = $t->dir . '/upgrade';
+    mkdir $d;
+    chmod 0755, $d;
+    my $conf = $t->expand($t->example_conf('registry.conf'));
+    $conf =~ s/^daemon off;\n//m;
+    $conf =~ s{pid \S+;}{pid $d/nginx.pid;};
+    $conf =~ s{error_log \S+ debug;}{error_log $d/error.log notice;};
+    $conf =~ s/listen 127\.0\.0\.1:\d+;/listen 127.0.0.1:%%PORT_upgrade%%;/;
+    $conf = $t->expand($conf);
+    MicroTest::write_file("$d/nginx.conf", $conf);
+    my $up = $t->port('upgrade');
+    system($MicroTest::NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
+        '-e', "$d/error.log") == 0 or die "nginx did not start";
+    MicroTest::wait_until(sub { -s "$d/nginx.pid" }, 'pid');
+    my $old = MicroTest::read_file("$d/nginx.pid") + 0;
+    kill 'USR2', $old;
+    ok(MicroTest::wait_until(sub { -s "$d/nginx.pid.oldbin"
+        && MicroTest::read_file("$d/nginx.pid") + 0 != $old }, 'new binary'),
+        'USR2 starts the new binary');
+    my $new = MicroTest::read_file("$d/nginx.pid") + 0;
+    kill 'WINCH', $old;
+    kill 'QUIT', $old;
+    ok(MicroTest::wait_until(sub { !kill 0, $old }, 'old master gone'),
+        'the old master exits');
+    $t->micro('register', 'service', svc('go.micro.api.upgraded', 'u-1', 9010));
+    ok(MicroTest::wait_until(sub {
+        my $r = $t->http(GET => "http://127.0.0.1:$up/registry");
+        $r->{status} == 200 && $r->{content} =~ /go\.micro\.api\.upgraded/ },
+        'upgraded'), "the new binary's workers follow the registry");
+    kill 'QUIT', $new;
+    ok(MicroTest::wait_until(sub { !kill 0, $new }, 'new master gone'),
+        'and it stops');
+    unlike(MicroTest::read_file("$d/error.log"),
+        qr/\[(alert|emerg)\]|open socket|exited on signal/,
+        'no alerts across the upgrade');
+}
+
 # nginx -t names what is wrong and where
 for my $case (
     [ 'micro_registry http://x;', qr/invalid registry "http:\/\/x": registry URL "http:\/\/x" is not redis/ ],
