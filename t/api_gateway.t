@@ -244,6 +244,31 @@ for (1 .. 30) {
     $failed++ if $c != 200;
 }
 is($failed, 0, 'a node killed: no failed request, the other node answers');
+# a node killed in the middle of a load of GETs (safe to repeat, so NGINX
+# retries them on the other node): no failed request
+my ($c_pid, $c_addr) = $t->service('testsrv', '--name', 'go.micro.srv.pair');
+ok(MicroTest::wait_until(sub {
+    my $st = (call(GET => "$gw/registry"))[1];
+    @{ $st->{services}{'go.micro.srv.pair'} || [] } == 3 }, 'third node'),
+    'a third node joins');
+my $mid = $t->dir . '/mid.progress';
+my $getter = fork() // die;
+if ($getter == 0) {
+    my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
+    my $bad = 0;
+    for my $i (1 .. 300) {
+        my $res = $ua->get("$pass/pair/test/echo?text=mid");
+        $bad++ if $res->{status} != 200;
+        MicroTest::write_file($mid, $i) if $i % 10 == 0;
+    }
+    POSIX::_exit($bad > 255 ? 255 : $bad);
+}
+MicroTest::wait_until(sub { (MicroTest::read_file($mid) || 0) >= 100 },
+    'load under way');
+$t->stop($b_pid, 'KILL');
+waitpid($getter, 0);
+is($? >> 8, 0, 'a node killed mid-load: no failed request');
+
 like(MicroTest::read_file($t->dir . '/error.log'),
     qr/micro api: node \Q$a_addr\E put aside for 30 s after 3 failures/,
     'and the dead node is put aside after 3 failures');
