@@ -241,6 +241,9 @@ static ngx_http_variable_t  ngx_micro_api_vars[] = {
     { ngx_string("micro_node"), NULL, ngx_micro_api_service_variable,
       offsetof(ngx_micro_api_ctx_t, node), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("micro_id"), NULL, ngx_micro_api_service_variable,
+      offsetof(ngx_micro_api_ctx_t, call.id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -396,6 +399,62 @@ ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * The request id: the client's Micro-Id when it sent a sane one, else a
+ * new one (128 random bits in hex). It goes to the service, back to the
+ * client and into $micro_id for the logs.
+ */
+static ngx_int_t
+ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *out;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+    for (i = 0; /* void */ ; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+        if (h[i].key.len == 8
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Micro-Id", 8) == 0
+            && h[i].value.len > 0 && h[i].value.len <= 128)
+        {
+            ctx->call.id = h[i].value;
+            break;
+        }
+    }
+
+    if (ctx->call.id.len == 0) {
+        p = ngx_pnalloc(r->pool, 32);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_sprintf(p, "%08xD%08xD%08xD%08xD", (uint32_t) ngx_random(),
+                    (uint32_t) ngx_random(), (uint32_t) ngx_random(),
+                    (uint32_t) ngx_random());
+        ctx->call.id.data = p;
+        ctx->call.id.len = 32;
+    }
+
+    out = ngx_list_push(&r->headers_out.headers);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+    out->hash = 1;
+    ngx_str_set(&out->key, "Micro-Id");
+    out->value = ctx->call.id;
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_micro_api_handler(ngx_http_request_t *r)
 {
@@ -412,7 +471,7 @@ ngx_micro_api_handler(ngx_http_request_t *r)
     }
 
     ctx = ngx_micro_api_resolve(r);
-    if (ctx == NULL) {
+    if (ctx == NULL || ngx_micro_api_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ctx->resolved != 1) {
@@ -891,12 +950,6 @@ ngx_micro_api_call(ngx_http_request_t *r)
                                    "no reachable node");
     }
 
-    call->id.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN * 2 + 2);
-    if (call->id.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    call->id.len = ngx_sprintf(call->id.data, "%P-%uA", ngx_pid,
-                               r->connection->number) - call->id.data;
     ctx->called = 1;
 
     return ngx_micro_api_upstream_start(r, call, &alcf->upstream,

@@ -117,6 +117,35 @@ is("$code $j->{text} $j->{n}", '200 a b 42',
     'query values read as JSON first ("42"), else as strings');
 
 
+# --- CORS (conf.example's NGINX directives) and request ids --------------------------
+
+$r = $t->http(OPTIONS => "$gw/greeter/say/hello",
+    headers => { Origin => 'https://app.example',
+                 'Access-Control-Request-Method' => 'POST' });
+is($r->{status}, 204, 'CORS preflight answered: 204');
+is($r->{headers}{'access-control-allow-origin'}, 'https://app.example',
+    'preflight: the origin allowed');
+like($r->{headers}{'access-control-allow-methods'}, qr/POST/,
+    'preflight: the methods');
+like($r->{headers}{'access-control-allow-headers'}, qr/Micro-Id/,
+    'preflight: the headers');
+($code, $j, $r) = call(POST => "$gw/greeter/say/hello", '{"name":"c"}',
+    Origin => 'https://app.example');
+is($r->{headers}{'access-control-allow-origin'}, 'https://app.example',
+    'replies carry Access-Control-Allow-Origin');
+($code, $j, $r) = call(POST => "$gw/nobody/here", '{}',
+    Origin => 'https://app.example');
+is("$code $r->{headers}{'access-control-allow-origin'}",
+    '404 https://app.example', 'errors too');
+
+($code, $j, $r) = call(POST => "$pass/test/test/echo", '{}',
+    'Micro-Id' => 'trace-42');
+is($j->{id}, 'trace-42', "a client's Micro-Id reaches the service");
+is($r->{headers}{'micro-id'}, 'trace-42', 'and comes back');
+($code, $j, $r) = call(POST => "$pass/test/test/echo", '{}');
+like($j->{id} // '', qr/^[0-9a-f]{32}$/, 'without one, the gateway makes one');
+is($r->{headers}{'micro-id'}, $j->{id}, 'the same it returns');
+
 # --- errors ---------------------------------------------------------------------------
 
 sub error_is {
@@ -142,7 +171,7 @@ error_is(POST => "$gw/foo_bar/x", '{}', 404, qr/not found/,
     'a path that names no service');
 error_is(POST => "$pass/test/test/nope", '{}', 404,
     qr/unknown endpoint Test\.Nope/, 'unknown endpoint');
-error_is(OPTIONS => "$gw/greeter/say/hello", undef, 405,
+error_is(OPTIONS => "$pass/greeter/say/hello", undef, 405,
     qr/method not allowed/, 'method not allowed');
 error_is(POST => "$gw/greeter/say/hello", '{"name":"' . ('x' x 2000) . '"}',
     413, qr/too large/, 'over client_max_body_size');
@@ -300,8 +329,8 @@ waitpid($load, 0);
 is($? >> 8, 0, 'two reloads under load: no failed request');
 
 like(MicroTest::read_file($t->dir . '/access.log'),
-    qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E/,
-    '$micro_service, $micro_endpoint and $micro_node in the access log');
+    qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E upstream=200 id=[0-9a-f]{32}/,
+    '$micro_service, $micro_endpoint, $micro_node and $micro_id in the access log');
 
 # Redis killed (last: a restarted Redis is empty until heartbeats refill
 # it): the gateway keeps routing from its snapshot

@@ -49,7 +49,8 @@ is_deeply(decode_json($body), { text => 'hi', n => '9007199254740993',
     headers => ['Micro-Id: abc-1']);
 is($code, 200, 'protobuf call: 200');
 is($h->{'content-type'}, 'application/protobuf', 'protobuf reply');
-is($body, pb_string(1, 'hi') . "\x10\x05" . pb_string(4, $addr),
+is($body, pb_string(1, 'hi') . "\x10\x05" . pb_string(4, $addr)
+    . pb_string(5, 'abc-1'),
     'protobuf echoed byte for byte');
 is($h->{'micro-id'}, 'abc-1', 'Micro-Id comes back');
 

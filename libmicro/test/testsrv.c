@@ -37,6 +37,9 @@ test_echo(micro_request_t *r, const ProtobufCMessage *in,
         memcpy(resp->data.data, req->data.data, req->data.len);
     }
     resp->node = micro_request_strdup(r, micro_server_address(server));
+    if (micro_request_header(r, "Micro-Id")) {
+        resp->id = micro_request_strdup(r, micro_request_header(r, "Micro-Id"));
+    }
     return 0;
 }
 
