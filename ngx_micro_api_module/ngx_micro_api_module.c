@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
     ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
+    ngx_array_t               *rpc;          /* micro_rpc: allowed names */
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
 } ngx_micro_api_loc_conf_t;
@@ -67,6 +68,9 @@ typedef struct {
     ngx_uint_t                 called;       /* went to micro_api */
     ngx_buf_t                 *error;        /* replaces nginx's page */
     ngx_uint_t                 hold;         /* header waits for body */
+    ngx_int_t                (*handler)(ngx_http_request_t *r);
+    ngx_str_t                  address;      /* /rpc: this node, no lookup */
+    ngx_http_upstream_conf_t  *upstream;     /* /rpc: a capped timeout */
     ngx_event_t                wait;         /* for the first load */
     ngx_msec_t                 waited;
     ngx_micro_api_call_t       call;
@@ -77,6 +81,9 @@ static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_dispatch(ngx_http_request_t *r,
+    ngx_micro_api_ctx_t *ctx);
 static void ngx_micro_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_status_handler(ngx_http_request_t *r);
 static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -354,8 +361,8 @@ ngx_micro_api_resolve(ngx_http_request_t *r)
 
 /* A go-micro error as the response: {"id","code","detail","status"}. */
 static ngx_int_t
-ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *detail)
+ngx_micro_api_error_from(ngx_http_request_t *r, const char *id,
+    ngx_uint_t status, const char *detail)
 {
     ngx_int_t          rc;
     ngx_buf_t         *b;
@@ -363,7 +370,7 @@ ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
     micro_buf_t        json = { 0 };
     micro_rpc_error_t  e;
 
-    micro_rpc_error_set(&e, "go.micro.api", (int) status, "%s", detail);
+    micro_rpc_error_set(&e, id, (int) status, "%s", detail);
     if (micro_rpc_error_json(&e, &json) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -456,6 +463,14 @@ ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 
 
 static ngx_int_t
+ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail)
+{
+    return ngx_micro_api_error_from(r, "go.micro.api", status, detail);
+}
+
+
+static ngx_int_t
 ngx_micro_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t             rc;
@@ -474,6 +489,7 @@ ngx_micro_api_handler(ngx_http_request_t *r)
     if (ctx == NULL || ngx_micro_api_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    ctx->handler = ngx_micro_api_call;
     if (ctx->resolved != 1) {
         rc = ngx_http_discard_request_body(r);
         return rc != NGX_OK ? rc
@@ -781,17 +797,18 @@ ngx_micro_api_next_node(ngx_micro_api_call_t *call)
 }
 
 
-static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
 
 
 static void
 ngx_micro_api_wait_handler(ngx_event_t *ev)
 {
-    ngx_int_t            rc;
-    ngx_http_request_t  *r = ev->data;
-    ngx_connection_t    *c = r->connection;
+    ngx_int_t             rc;
+    ngx_http_request_t   *r = ev->data;
+    ngx_connection_t     *c = r->connection;
+    ngx_micro_api_ctx_t  *ctx;
 
-    rc = ngx_micro_api_call(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    rc = ctx->handler(r);
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
     }
@@ -844,15 +861,11 @@ ngx_micro_api_call(ngx_http_request_t *r)
     ngx_str_t                   body, ct;
     micro_buf_t                 pb = { 0 };
     ngx_micro_api_ctx_t        *ctx;
-    const micro_snapshot_service_t  *svc;
     ngx_micro_api_call_t       *call;
-    const micro_service_t      *node;
     const micro_pb_message_t   *request_type, *response_type;
-    ngx_micro_api_loc_conf_t   *alcf;
     ngx_micro_api_main_conf_t  *amcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
-    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
     amcf = ngx_http_get_module_main_conf(r, ngx_micro_api_module);
     call = &ctx->call;
 
@@ -914,7 +927,29 @@ ngx_micro_api_call(ngx_http_request_t *r)
         call->response_type = response_type;
     }
 
-    /* a node from the snapshot: no Redis on this path */
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
+/*
+ * The call to a node: the one asked for (/rpc's "address"), or one of the
+ * service's from the snapshot (no Redis on this path).
+ */
+static ngx_int_t
+ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
+{
+    u_char                          *name;
+    ngx_micro_api_call_t            *call = &ctx->call;
+    const micro_service_t           *node;
+    micro_service_t                  direct;
+    micro_node_t                     direct_node;
+    ngx_micro_api_loc_conf_t        *alcf;
+    ngx_micro_api_main_conf_t       *amcf;
+    const micro_snapshot_service_t  *svc;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    amcf = ngx_http_get_module_main_conf(r, ngx_micro_api_module);
+
     name = ngx_pnalloc(r->pool, ctx->service.len + 1);
     if (name == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -924,6 +959,24 @@ ngx_micro_api_call(ngx_http_request_t *r)
     call->service.data = name;
     call->service.len = ctx->service.len;
     call->endpoint = ctx->endpoint;
+
+    if (ctx->address.len) {
+        ngx_memzero(&direct, sizeof(direct));
+        ngx_memzero(&direct_node, sizeof(direct_node));
+        direct_node.address = (char *) ctx->address.data;
+        direct.nodes = &direct_node;
+        direct.nnodes = 1;
+        call->nodes = 1;
+        if (ngx_micro_api_set_node(call, &direct) != NGX_OK) {
+            return ngx_micro_api_error_from(r, "go.micro.rpc",
+                                            NGX_HTTP_BAD_REQUEST,
+                                            "invalid address");
+        }
+        ctx->called = 1;
+        return ngx_micro_api_upstream_start(r, call, ctx->upstream
+                                            ? ctx->upstream : &alcf->upstream,
+                                            &ngx_micro_api_module);
+    }
 
     svc = amcf->registry ? micro_snapshot_get(ngx_micro_registry_snapshot(
                                                   amcf->registry),
@@ -952,7 +1005,8 @@ ngx_micro_api_call(ngx_http_request_t *r)
 
     ctx->called = 1;
 
-    return ngx_micro_api_upstream_start(r, call, &alcf->upstream,
+    return ngx_micro_api_upstream_start(r, call, ctx->upstream
+                                        ? ctx->upstream : &alcf->upstream,
                                         &ngx_micro_api_module);
 }
 
