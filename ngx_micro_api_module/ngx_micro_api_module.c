@@ -91,6 +91,7 @@ static char *ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_micro_api_init(ngx_conf_t *cf);
 static void *ngx_micro_api_create_main_conf(ngx_conf_t *cf);
@@ -152,6 +153,13 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_micro_api_loc_conf_t, resolver),
       &ngx_micro_api_resolvers },
+
+    { ngx_string("micro_rpc"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_micro_rpc,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("micro_api_filter"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -406,6 +414,35 @@ ngx_micro_api_error_from(ngx_http_request_t *r, const char *id,
 }
 
 
+/* A request header by name (case-insensitive); NULL when absent. */
+static ngx_table_elt_t *
+ngx_micro_rpc_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len = ngx_strlen(name);
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+    for (i = 0; /* void */ ; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
 /*
  * The request id: the client's Micro-Id when it sent a sane one, else a
  * new one (128 random bits in hex). It goes to the service, back to the
@@ -415,28 +452,11 @@ static ngx_int_t
 ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 {
     u_char           *p;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *out;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-    for (i = 0; /* void */ ; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-        if (h[i].key.len == 8
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Micro-Id", 8) == 0
-            && h[i].value.len > 0 && h[i].value.len <= 128)
-        {
-            ctx->call.id = h[i].value;
-            break;
-        }
+    h = ngx_micro_rpc_header(r, "Micro-Id");
+    if (h && h->value.len > 0 && h->value.len <= 128) {
+        ctx->call.id = h->value;
     }
 
     if (ctx->call.id.len == 0) {
@@ -932,6 +952,29 @@ ngx_micro_api_call(ngx_http_request_t *r)
 
 
 /*
+ * The node of the service at address (/rpc's "address"): only registered
+ * nodes, so /rpc cannot be pointed at any host the gateway reaches.
+ */
+static const micro_service_t *
+ngx_micro_api_node_at(const micro_snapshot_service_t *svc, ngx_str_t *address)
+{
+    size_t                  i;
+    const micro_service_t  *e;
+
+    for (i = 0; svc && i < svc->len; i++) {
+        e = &svc->entries[i];
+        if (ngx_strlen(e->nodes[0].address) == address->len
+            && ngx_strncmp(e->nodes[0].address, address->data, address->len)
+               == 0)
+        {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+
+/*
  * The call to a node: the one asked for (/rpc's "address"), or one of the
  * service's from the snapshot (no Redis on this path).
  */
@@ -941,8 +984,6 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     u_char                          *name;
     ngx_micro_api_call_t            *call = &ctx->call;
     const micro_service_t           *node;
-    micro_service_t                  direct;
-    micro_node_t                     direct_node;
     ngx_micro_api_loc_conf_t        *alcf;
     ngx_micro_api_main_conf_t       *amcf;
     const micro_snapshot_service_t  *svc;
@@ -960,29 +1001,18 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     call->service.len = ctx->service.len;
     call->endpoint = ctx->endpoint;
 
-    if (ctx->address.len) {
-        ngx_memzero(&direct, sizeof(direct));
-        ngx_memzero(&direct_node, sizeof(direct_node));
-        direct_node.address = (char *) ctx->address.data;
-        direct.nodes = &direct_node;
-        direct.nnodes = 1;
-        call->nodes = 1;
-        if (ngx_micro_api_set_node(call, &direct) != NGX_OK) {
-            return ngx_micro_api_error_from(r, "go.micro.rpc",
-                                            NGX_HTTP_BAD_REQUEST,
-                                            "invalid address");
-        }
-        ctx->called = 1;
-        return ngx_micro_api_upstream_start(r, call, ctx->upstream
-                                            ? ctx->upstream : &alcf->upstream,
-                                            &ngx_micro_api_module);
-    }
-
     svc = amcf->registry ? micro_snapshot_get(ngx_micro_registry_snapshot(
                                                   amcf->registry),
                                               (char *) name)
                          : NULL;
-    node = ngx_micro_api_select(r, alcf, svc);
+    node = ctx->address.len ? ngx_micro_api_node_at(svc, &ctx->address)
+                            : ngx_micro_api_select(r, alcf, svc);
+    if (node == NULL && ctx->address.len && svc && svc->len) {
+        return ngx_micro_api_error_from(r, "go.micro.rpc",
+                                        NGX_HTTP_BAD_REQUEST,
+                                        "address is not a node of the "
+                                        "service");
+    }
     if (node == NULL && svc && svc->len) {
         return ngx_micro_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "no node of the service matches "
@@ -997,7 +1027,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
         }
         return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "service not found");
     }
-    call->nodes = svc->len;
+    call->nodes = ctx->address.len ? 1 : svc->len;   /* address: no other */
     if (ngx_micro_api_set_node(call, node) != NGX_OK) {
         return ngx_micro_api_error(r, NGX_HTTP_BAD_GATEWAY,
                                    "no reachable node");
@@ -1014,12 +1044,233 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 static void
 ngx_micro_api_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
+    ngx_int_t             rc;
+    ngx_micro_api_ctx_t  *ctx;
 
-    rc = ngx_micro_api_call(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    rc = ctx->handler(r);
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
     }
+}
+
+
+/* --- micro_rpc: go-micro's /rpc endpoint --------------------------------- */
+
+/* A member of a JSON object by name, case-insensitively (Go's decoder). */
+static json_t *
+ngx_micro_rpc_member(json_t *o, const char *name)
+{
+    void        *it;
+    const char  *key;
+
+    for (it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        key = json_object_iter_key(it);
+        if (strcasecmp(key, name) == 0) {
+            return json_object_iter_value(it);
+        }
+    }
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_micro_rpc_string(ngx_http_request_t *r, json_t *o, const char *name,
+    ngx_str_t *out)
+{
+    json_t  *v = ngx_micro_rpc_member(o, name);
+
+    out->len = 0;
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return NGX_DECLINED;
+    }
+    out->len = json_string_length(v);
+    out->data = ngx_pnalloc(r->pool, out->len + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(out->data, json_string_value(v), out->len + 1);
+    return NGX_OK;
+}
+
+
+/* Is the service one of micro_rpc's namespaces (or are all allowed)? */
+static ngx_uint_t
+ngx_micro_rpc_allowed(ngx_micro_api_loc_conf_t *alcf, ngx_str_t *service)
+{
+    ngx_str_t   *ns;
+    ngx_uint_t   i;
+
+    if (alcf->rpc->nelts == 0) {
+        return 1;
+    }
+    ns = alcf->rpc->elts;
+    for (i = 0; i < alcf->rpc->nelts; i++) {
+        if (service->len == ns[i].len
+            && ngx_strncmp(service->data, ns[i].data, ns[i].len) == 0)
+        {
+            return 1;
+        }
+        if (service->len > ns[i].len + 1
+            && ngx_strncmp(service->data, ns[i].data, ns[i].len) == 0
+            && service->data[ns[i].len] == '.')
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_micro_rpc_fail(ngx_http_request_t *r, json_t *root, ngx_uint_t status,
+    const char *detail)
+{
+    json_decref(root);
+    return ngx_micro_api_error_from(r, "go.micro.rpc", status, detail);
+}
+
+
+/*
+ * {"service", "endpoint" (or "method"), "request", "address"}, as JSON or
+ * form fields; "request" an object or a JSON string. Sent as JSON, as
+ * go-micro's /rpc did.
+ */
+static ngx_int_t
+ngx_micro_rpc_call(ngx_http_request_t *r)
+{
+    char                      *dump;
+    ngx_str_t                  body, ct;
+    json_t                    *root, *req, *parsed;
+    json_error_t               err;
+    ngx_int_t                  secs;
+    ngx_table_elt_t           *timeout;
+    ngx_micro_api_ctx_t       *ctx;
+    ngx_micro_api_loc_conf_t  *alcf;
+    char                       detail[256];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+
+    if (ngx_micro_api_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ct = r->headers_in.content_type ? r->headers_in.content_type->value
+                                    : (ngx_str_t) ngx_null_string;
+    if (!(ct.len >= 16 && ngx_strncasecmp(ct.data,
+                                          (u_char *) "application/json", 16)
+                          == 0)
+        && ngx_micro_api_query_json(r, &body, &body) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    root = json_loadb((char *) body.data, body.len, 0, &err);
+    if (!json_is_object(root)) {
+        return ngx_micro_rpc_fail(r, root, NGX_HTTP_BAD_REQUEST,
+                                  "invalid request body");
+    }
+    if (ngx_micro_rpc_string(r, root, "service", &ctx->service) != NGX_OK
+        || !micro_name_valid((char *) ctx->service.data))
+    {
+        return ngx_micro_rpc_fail(r, root, NGX_HTTP_BAD_REQUEST,
+                                  "invalid service");
+    }
+    if (ngx_micro_rpc_string(r, root, "endpoint", &ctx->endpoint) != NGX_OK
+        && ngx_micro_rpc_string(r, root, "method", &ctx->endpoint) != NGX_OK)
+    {
+        return ngx_micro_rpc_fail(r, root, NGX_HTTP_BAD_REQUEST,
+                                  "invalid endpoint");
+    }
+    if (!ngx_micro_rpc_allowed(alcf, &ctx->service)) {
+        return ngx_micro_rpc_fail(r, root, NGX_HTTP_FORBIDDEN,
+                                  "service not allowed");
+    }
+    (void) ngx_micro_rpc_string(r, root, "address", &ctx->address);
+    ctx->resolved = 1;
+
+    /* the request: an object, or a JSON string holding one */
+    req = ngx_micro_rpc_member(root, "request");
+    parsed = NULL;
+    if (json_is_string(req)) {
+        parsed = json_loads(json_string_value(req), 0, &err);
+        if (parsed == NULL) {
+            ngx_snprintf((u_char *) detail, sizeof(detail),
+                         "error decoding request string: %s%Z", err.text);
+            json_decref(root);
+            return ngx_micro_api_error_from(r, "go.micro.rpc",
+                                            NGX_HTTP_BAD_REQUEST, detail);
+        }
+        req = parsed;
+    }
+    dump = req ? json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY)
+               : strdup("{}");
+    json_decref(parsed);
+    json_decref(root);
+    if (dump == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->call.body.len = ngx_strlen(dump);
+    ctx->call.body.data = ngx_pnalloc(r->pool, ctx->call.body.len);
+    if (ctx->call.body.data == NULL) {
+        free(dump);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_memcpy(ctx->call.body.data, dump, ctx->call.body.len);
+    free(dump);
+    ngx_str_set(&ctx->call.content_type, "application/json");
+
+    /* the Timeout header (seconds) caps the call */
+    timeout = ngx_micro_rpc_header(r, "Timeout");
+    if (timeout) {
+        secs = ngx_atoi(timeout->value.data, timeout->value.len);
+        if (secs > 0 && (ngx_msec_t) secs * 1000
+                        < alcf->upstream.read_timeout)
+        {
+            ctx->upstream = ngx_palloc(r->pool,
+                                       sizeof(ngx_http_upstream_conf_t));
+            if (ctx->upstream == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            *ctx->upstream = alcf->upstream;
+            ctx->upstream->read_timeout = (ngx_msec_t) secs * 1000;
+        }
+    }
+
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_micro_rpc_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_http_set_ctx(r, ctx, ngx_micro_api_module);
+    ctx->resolved = 2;                   /* until the body names one */
+    if (ngx_micro_api_request_id(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->handler = ngx_micro_rpc_call;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        rc = ngx_http_discard_request_body(r);
+        return rc != NGX_OK ? rc
+                            : ngx_micro_api_error_from(r, "go.micro.rpc",
+                                                       NGX_HTTP_NOT_ALLOWED,
+                                                       "Method not allowed");
+    }
+    r->request_body_in_single_buf = 1;
+    rc = ngx_http_read_client_request_body(r, ngx_micro_api_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+    return NGX_DONE;
 }
 
 
@@ -1581,4 +1832,49 @@ ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         kv->value.len = value[i].data + value[i].len - (eq + 1);
     }
     return NGX_CONF_OK;
+}
+
+
+/* micro_rpc [namespace ...]: /rpc here, for those services (or all). */
+static char *
+ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_micro_api_loc_conf_t *alcf = conf;
+
+    ngx_str_t                  *value, *ns;
+    ngx_uint_t                  i;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_micro_api_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_micro_api_module);
+    if (amcf->registry == NULL) {
+        return "needs \"micro_registry\" in the http block before it";
+    }
+    if (alcf->rpc) {
+        return "is duplicate";
+    }
+    alcf->rpc = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+    if (alcf->rpc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    value = cf->args->elts;
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (!micro_namespace_valid((char *) value[i].data, value[i].len)
+            || value[i].len == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid namespace "
+                               "\"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+        ns = ngx_array_push(alcf->rpc);
+        if (ns == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        *ns = value[i];
+    }
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_micro_rpc_handler;
+    alcf->enabled = 1;
+    alcf->upstream.upstream = ngx_micro_api_peer_conf(cf);
+    return alcf->upstream.upstream ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
