@@ -23,8 +23,17 @@ $t->service('testsrv', '--name', 'go.micro.api.private');
 
 my $conf = $t->example_conf('gateway.conf');
 $conf =~ s/micro_read_timeout 5s;/micro_read_timeout 60s;/;
+# /rpc limited to one service
+$conf =~ s/^}\s*\z/    server {
+        listen 127.0.0.1:%%PORT_one%%;
+        location = \/rpc { micro_rpc go.micro.srv.greeter; }
+    }
+}
+/m;
 $t->nginx($conf);
 my $gw = 'http://127.0.0.1:' . $t->port('8080');
+my $pass = 'http://127.0.0.1:' . $t->port('8081');
+my $one = 'http://127.0.0.1:' . $t->port('one');
 
 sub rpc {
     my ($body, %h) = @_;
@@ -122,6 +131,24 @@ $r = $t->http(GET => "$gw/rpc");
 is($r->{status}, 405, 'GET /rpc: 405');
 is(eval { decode_json($r->{content})->{id} }, 'go.micro.rpc',
     'in go-micro\'s error shape');
+
+# off unless configured: on the server without micro_rpc, /rpc is a path
+# like any other (the service "rpc", which is not there)
+$r = $t->http(POST => "$pass/rpc", content => '{"service":"go.micro.srv.'
+    . 'greeter","endpoint":"Say.Hello","request":{"name":"x"}}',
+    headers => { 'Content-Type' => 'application/json' });
+is($r->{status}, 404, '/rpc where micro_rpc is not set: 404');
+like($r->{content}, qr/service not found/, 'no call made');
+
+# limited to one service
+$r = $t->http(POST => "$one/rpc", content => '{"service":"go.micro.srv.'
+    . 'greeter","endpoint":"Say.Hello","request":{"name":"One"}}',
+    headers => { 'Content-Type' => 'application/json' });
+is($r->{status}, 200, 'micro_rpc go.micro.srv.greeter: the greeter: 200');
+$r = $t->http(POST => "$one/rpc", content => '{"service":"go.micro.srv.'
+    . 'test","endpoint":"Test.Echo"}',
+    headers => { 'Content-Type' => 'application/json' });
+is($r->{status}, 403, 'another service of the namespace: 403');
 
 # the greeter still answers: nothing above broke the worker
 ($code, $j) = rpc(encode_json({ service => 'go.micro.srv.greeter',
