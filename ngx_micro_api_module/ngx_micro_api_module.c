@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
     ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
+    ngx_str_t                  label_header; /* micro_api_label_header */
     ngx_array_t               *rpc;          /* micro_rpc: allowed names */
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
@@ -70,6 +71,7 @@ typedef struct {
     ngx_uint_t                 hold;         /* header waits for body */
     ngx_int_t                (*handler)(ngx_http_request_t *r);
     ngx_str_t                  address;      /* /rpc: this node, no lookup */
+    ngx_array_t               *labels;       /* from label_header, or NULL */
     ngx_http_upstream_conf_t  *upstream;     /* /rpc: a capped timeout */
     ngx_event_t                wait;         /* for the first load */
     ngx_msec_t                 waited;
@@ -166,6 +168,13 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       ngx_micro_api_filter,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("micro_api_label_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, label_header),
       NULL },
 
     { ngx_string("micro_selector"),
@@ -674,19 +683,19 @@ ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
 }
 
 
-/* micro_api_filter: version=V matches the version, key=V node metadata. */
+/* key=value pairs: version=V matches the version, key=V node metadata. */
 static ngx_uint_t
-ngx_micro_api_matches(ngx_micro_api_loc_conf_t *alcf, const micro_service_t *e)
+ngx_micro_api_has(ngx_array_t *pairs, const micro_service_t *e)
 {
     ngx_uint_t    i;
     const char   *v;
     ngx_keyval_t  *kv;
 
-    if (alcf->filter == NULL) {
+    if (pairs == NULL) {
         return 1;
     }
-    kv = alcf->filter->elts;
-    for (i = 0; i < alcf->filter->nelts; i++) {
+    kv = pairs->elts;
+    for (i = 0; i < pairs->nelts; i++) {
         if (kv[i].key.len == 7
             && ngx_strncmp(kv[i].key.data, "version", 7) == 0)
         {
@@ -702,6 +711,84 @@ ngx_micro_api_matches(ngx_micro_api_loc_conf_t *alcf, const micro_service_t *e)
         }
     }
     return 1;
+}
+
+
+/* Does the node pass micro_api_filter and the request's labels? */
+static ngx_uint_t
+ngx_micro_api_matches(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_service_t *e)
+{
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    return ngx_micro_api_has(alcf->filter, e)
+           && ngx_micro_api_has(ctx->labels, e);
+}
+
+
+/*
+ * The labels of micro_api_label_header's header: "k=v" pairs split by
+ * "," or ";", spaces around them ignored. Keys are NUL-terminated for the
+ * metadata lookup.
+ */
+static ngx_int_t
+ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    ngx_micro_api_ctx_t *ctx)
+{
+    u_char           *p, *end, *pair, *eq, *last;
+    ngx_keyval_t     *kv;
+    ngx_table_elt_t  *h;
+
+    if (alcf->label_header.len == 0) {
+        return NGX_OK;
+    }
+    h = ngx_micro_rpc_header(r, (char *) alcf->label_header.data);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+    ctx->labels = ngx_array_create(r->pool, 2, sizeof(ngx_keyval_t));
+    if (ctx->labels == NULL) {
+        return NGX_ERROR;
+    }
+    p = ngx_pnalloc(r->pool, h->value.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    end = ngx_cpymem(p, h->value.data, h->value.len);
+    *end = '\0';
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == ';')) {
+            p++;
+        }
+        if (p == end) {
+            break;
+        }
+        pair = p;
+        while (p < end && *p != ',' && *p != ';') {
+            p++;
+        }
+        for (last = p; last > pair && last[-1] == ' '; last--) { /* void */ }
+        *last = '\0';
+        p++;
+        eq = (u_char *) ngx_strchr(pair, '=');
+        if (eq == NULL || eq == pair || eq[-1] == ' '
+            || ctx->labels->nelts == 16)
+        {
+            return NGX_DECLINED;
+        }
+        kv = ngx_array_push(ctx->labels);
+        if (kv == NULL) {
+            return NGX_ERROR;
+        }
+        *eq = '\0';
+        kv->key.data = pair;
+        kv->key.len = eq - pair;
+        kv->value.data = eq + 1;
+        kv->value.len = last - (eq + 1);
+    }
+    return NGX_OK;
 }
 
 
@@ -724,7 +811,7 @@ ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
                                                     : (ngx_uint_t) ngx_random();
     for (k = 0; k < svc->len; k++) {
         e = &svc->entries[(i + k) % svc->len];
-        if (!ngx_micro_api_matches(alcf, e)) {
+        if (!ngx_micro_api_matches(r, alcf, e)) {
             continue;
         }
         if (!ngx_micro_api_node_down(e->nodes[0].address)) {
@@ -804,7 +891,7 @@ ngx_micro_api_next_node(ngx_micro_api_call_t *call)
                              (char *) call->service.data);
     for (i = 0; svc && i < svc->len; i++) {
         e = &svc->entries[i];
-        if (ngx_micro_api_matches(alcf, e)
+        if (ngx_micro_api_matches(call->request, alcf, e)
             && !ngx_micro_api_node_down(e->nodes[0].address)
             && (ngx_strlen(e->nodes[0].address) != call->node.len
                 || ngx_strncmp(e->nodes[0].address, call->node.data,
@@ -982,11 +1069,13 @@ static ngx_int_t
 ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 {
     u_char                          *name;
+    ngx_int_t                        rc;
     ngx_micro_api_call_t            *call = &ctx->call;
     const micro_service_t           *node;
     ngx_micro_api_loc_conf_t        *alcf;
     ngx_micro_api_main_conf_t       *amcf;
     const micro_snapshot_service_t  *svc;
+    u_char                           detail[160];
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
     amcf = ngx_http_get_module_main_conf(r, ngx_micro_api_module);
@@ -1005,6 +1094,17 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
                                                   amcf->registry),
                                               (char *) name)
                          : NULL;
+    rc = ngx_micro_api_labels(r, alcf, ctx);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (rc == NGX_DECLINED) {
+        ngx_snprintf(detail, sizeof(detail), "invalid labels in %V: expected "
+                     "key=value, separated by \",\" (16 at most)%Z",
+                     &alcf->label_header);
+        return ngx_micro_api_error(r, NGX_HTTP_BAD_REQUEST, (char *) detail);
+    }
+
     node = ctx->address.len ? ngx_micro_api_node_at(svc, &ctx->address)
                             : ngx_micro_api_select(r, alcf, svc);
     if (node == NULL && ctx->address.len && svc && svc->len) {
@@ -1015,8 +1115,11 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     }
     if (node == NULL && svc && svc->len) {
         return ngx_micro_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "no node of the service matches "
-                                   "micro_api_filter");
+                                   ctx->labels
+                                   ? "no node of the service matches "
+                                     "micro_api_filter and the labels asked"
+                                   : "no node of the service matches "
+                                     "micro_api_filter");
     }
     if (node == NULL) {
         ngx_micro_registry_stats_t  st;
@@ -1597,6 +1700,7 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
                               NGX_MICRO_API_RESOLVE_MICRO);
     ngx_conf_merge_ptr_value(conf->filter, prev->filter, NULL);
+    ngx_conf_merge_str_value(conf->label_header, prev->label_header, "");
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);

@@ -149,8 +149,8 @@ is($r->{headers}{'micro-id'}, $j->{id}, 'the same it returns');
 # --- errors ---------------------------------------------------------------------------
 
 sub error_is {
-    my ($method, $url, $body, $want_code, $want_detail, $name) = @_;
-    my ($c, $e, $resp) = call($method, $url, $body);
+    my ($method, $url, $body, $want_code, $want_detail, $name, %h) = @_;
+    my ($c, $e, $resp) = call($method, $url, $body, %h);
     is($c, $want_code, "$name: $want_code");
     like($e->{detail} // '', $want_detail, "$name: detail");
     is($e->{code}, $want_code, "$name: go-micro error JSON");
@@ -230,6 +230,40 @@ is_deeply(\%by, { $v2 => 20 }, 'micro_api_filter version=2: only v2 answers');
 error_is(POST => "$v2gw/none/ver/test/echo", '{}', 503,
     qr/no node of the service matches micro_api_filter/,
     'a filter no node passes');
+
+# micro_api_label_header: the request narrows the nodes by their labels
+for my $n ([ 'eu', $v1 ], [ 'us', $v2 ]) {
+    $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.ver',
+        version => '3', nodes => [{ id => "zone-$n->[0]", address => $n->[1],
+        metadata => { zone => $n->[0] } }] }));
+}
+ok(MicroTest::wait_until(sub {
+    my $st = (call(GET => "$gw/registry"))[1];
+    @{ $st->{services}{'go.micro.srv.ver'} || [] } == 4 }, 'zones'),
+    'nodes with zone labels');
+for my $case ([ 'zone=eu', { $v1 => 12 } ], [ ' zone=us ; version=3', { $v2 => 12 } ],
+    [ 'version=1', { $v1 => 12 } ])
+{
+    my %at;
+    for (1 .. 12) {
+        my ($c, $e) = call(POST => "$gw/ver/test/echo", '{}',
+            'X-Micro-Label' => $case->[0]);
+        $at{ $c == 200 ? $e->{node} : $c }++;
+    }
+    is_deeply(\%at, $case->[1], "X-Micro-Label: $case->[0]: only its nodes");
+}
+my %any;
+for (1 .. 40) {
+    my ($c, $e) = call(POST => "$gw/ver/test/echo", '{}');
+    $any{ $c == 200 ? $e->{node} : $c }++;
+}
+is_deeply([ sort keys %any ], [ sort $v1, $v2 ], 'no label: every node');
+error_is(POST => "$gw/ver/test/echo", '{}', 503,
+    qr/matches micro_api_filter and the labels asked/, 'labels no node has',
+    'X-Micro-Label' => 'zone=mars');
+error_is(POST => "$gw/ver/test/echo", '{}', 400,
+    qr/invalid labels in X-Micro-Label/, 'labels that do not parse',
+    'X-Micro-Label' => 'zone');
 
 # --- services come and go while NGINX runs ------------------------------------------
 
