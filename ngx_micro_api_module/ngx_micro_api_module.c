@@ -55,6 +55,7 @@ typedef struct {
     ngx_uint_t                 selector;
     ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
     ngx_str_t                  label_header; /* micro_api_label_header */
+    ngx_array_t               *weights;      /* version=weight, or NULL */
     ngx_array_t               *rpc;          /* micro_rpc: allowed names */
     ngx_uint_t                 next;         /* round robin position */
     ngx_http_upstream_conf_t   upstream;
@@ -91,7 +92,7 @@ static ngx_int_t ngx_micro_api_status_handler(ngx_http_request_t *r);
 static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_micro_api_pairs(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
@@ -165,10 +166,17 @@ static ngx_command_t  ngx_micro_api_commands[] = {
 
     { ngx_string("micro_api_filter"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_micro_api_filter,
+      ngx_micro_api_pairs,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_micro_api_loc_conf_t, filter),
+      "filter" },
+
+    { ngx_string("micro_selector_weights"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_api_pairs,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, weights),
+      "weight" },
 
     { ngx_string("micro_api_label_header"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -792,26 +800,35 @@ ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
 }
 
 
+static ngx_uint_t
+ngx_micro_api_version_is(const micro_service_t *e, ngx_str_t *version)
+{
+    const char  *v = e->version ? e->version : "";
+
+    return ngx_strlen(v) == version->len
+           && ngx_strncmp(v, version->data, version->len) == 0;
+}
+
+
 /*
- * A node of the service that passes micro_api_filter, by the location's
- * strategy, passing over nodes put aside after failures unless all are;
- * NULL if none passes.
+ * A node of the service that passes micro_api_filter (and is of version,
+ * unless NULL), by the location's strategy, passing over nodes put aside
+ * after failures unless all are; NULL if none passes.
  */
 static const micro_service_t *
-ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
-    const micro_snapshot_service_t *svc)
+ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_snapshot_service_t *svc, ngx_str_t *version)
 {
     ngx_uint_t              i, k;
     const micro_service_t  *e, *aside = NULL;
 
-    if (svc == NULL || svc->len == 0) {
-        return NULL;
-    }
     i = alcf->selector == NGX_MICRO_API_ROUND_ROBIN ? alcf->next++
                                                     : (ngx_uint_t) ngx_random();
     for (k = 0; k < svc->len; k++) {
         e = &svc->entries[(i + k) % svc->len];
-        if (!ngx_micro_api_matches(r, alcf, e)) {
+        if (!ngx_micro_api_matches(r, alcf, e)
+            || (version && !ngx_micro_api_version_is(e, version)))
+        {
             continue;
         }
         if (!ngx_micro_api_node_down(e->nodes[0].address)) {
@@ -822,6 +839,70 @@ ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
         }
     }
     return aside;
+}
+
+
+/*
+ * micro_selector_weights: a version drawn by weight among those with a
+ * node up that passes the filters; NULL when none has (then any node).
+ */
+static ngx_str_t *
+ngx_micro_api_weighted_version(ngx_http_request_t *r,
+    ngx_micro_api_loc_conf_t *alcf, const micro_snapshot_service_t *svc)
+{
+    size_t                  k;
+    ngx_int_t               w[16];
+    ngx_uint_t              i, n, total, pick;
+    ngx_keyval_t           *kv;
+    const micro_service_t  *e;
+
+    kv = alcf->weights->elts;
+    n = ngx_min(alcf->weights->nelts, 16);
+    total = 0;
+    for (i = 0; i < n; i++) {
+        w[i] = 0;
+        for (k = 0; k < svc->len; k++) {
+            e = &svc->entries[k];
+            if (ngx_micro_api_version_is(e, &kv[i].key)
+                && ngx_micro_api_matches(r, alcf, e)
+                && !ngx_micro_api_node_down(e->nodes[0].address))
+            {
+                w[i] = ngx_atoi(kv[i].value.data, kv[i].value.len);
+                break;
+            }
+        }
+        total += w[i];
+    }
+    if (total == 0) {
+        return NULL;
+    }
+    pick = (ngx_uint_t) ngx_random() % total;
+    for (i = 0; pick >= (ngx_uint_t) w[i]; i++) {
+        pick -= w[i];
+    }
+    return &kv[i].key;
+}
+
+
+/* The node for a call: by version weight first, if set, then by strategy. */
+static const micro_service_t *
+ngx_micro_api_select(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_snapshot_service_t *svc)
+{
+    ngx_str_t              *version;
+    const micro_service_t  *e;
+
+    if (svc == NULL || svc->len == 0) {
+        return NULL;
+    }
+    if (alcf->weights) {
+        version = ngx_micro_api_weighted_version(r, alcf, svc);
+        e = version ? ngx_micro_api_pick(r, alcf, svc, version) : NULL;
+        if (e) {
+            return e;
+        }
+    }
+    return ngx_micro_api_pick(r, alcf, svc, NULL);
 }
 
 
@@ -1663,6 +1744,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
     conf->selector = NGX_CONF_UNSET_UINT;
     conf->resolver = NGX_CONF_UNSET_UINT;
     conf->filter = NGX_CONF_UNSET_PTR;
+    conf->weights = NGX_CONF_UNSET_PTR;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
@@ -1700,6 +1782,7 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
                               NGX_MICRO_API_RESOLVE_MICRO);
     ngx_conf_merge_ptr_value(conf->filter, prev->filter, NULL);
+    ngx_conf_merge_ptr_value(conf->weights, prev->weights, NULL);
     ngx_conf_merge_str_value(conf->label_header, prev->label_header, "");
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
@@ -1897,34 +1980,47 @@ ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* micro_api_filter key=value ...: "version" or a node metadata label. */
+/*
+ * key=value ...: micro_api_filter ("version" or a node metadata label) and
+ * micro_selector_weights (a version and its weight, an integer).
+ */
 static char *
-ngx_micro_api_filter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_micro_api_pairs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_micro_api_loc_conf_t *alcf = conf;
+    char  *p = conf;
 
     u_char        *eq;
     ngx_str_t     *value;
-    ngx_uint_t     i;
+    ngx_uint_t     i, weight;
+    ngx_array_t  **pairs;
     ngx_keyval_t  *kv;
 
-    if (alcf->filter != NGX_CONF_UNSET_PTR) {
+    weight = ngx_strcmp(cmd->post, "weight") == 0;
+    pairs = (ngx_array_t **) (p + cmd->offset);
+    if (*pairs != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
-    alcf->filter = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                    sizeof(ngx_keyval_t));
-    if (alcf->filter == NULL) {
+    if (weight && cf->args->nelts > 17) {
+        return "takes 16 versions at most";
+    }
+    *pairs = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                              sizeof(ngx_keyval_t));
+    if (*pairs == NULL) {
         return NGX_CONF_ERROR;
     }
     value = cf->args->elts;
     for (i = 1; i < cf->args->nelts; i++) {
         eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
-        if (eq == NULL || eq == value[i].data) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid filter \"%V\": "
-                               "expected key=value", &value[i]);
+        if (eq == NULL || eq == value[i].data
+            || (weight && ngx_atoi(eq + 1, value[i].data + value[i].len
+                                           - (eq + 1)) == NGX_ERROR))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\": "
+                               "expected %s", cmd->post, &value[i],
+                               weight ? "version=weight" : "key=value");
             return NGX_CONF_ERROR;
         }
-        kv = ngx_array_push(alcf->filter);
+        kv = ngx_array_push(*pairs);
         if (kv == NULL) {
             return NGX_CONF_ERROR;
         }

@@ -34,6 +34,12 @@ $conf =~ s/^}\s*\z/    server {
         location \/none\/ { rewrite ^\/none(\/.*)\$ \$1 break;
                      micro_api; micro_api_namespace go.micro.srv;
                      micro_api_filter version=2 zone=mars; }
+        location \/w\/ { rewrite ^\/w(\/.*)\$ \$1 break;
+                     micro_api; micro_api_namespace go.micro.srv;
+                     micro_selector_weights 1=90 2=10; }
+        location \/gone\/ { rewrite ^\/gone(\/.*)\$ \$1 break;
+                     micro_api; micro_api_namespace go.micro.srv;
+                     micro_selector_weights 7=100; }
     }
 }
 /m;
@@ -264,6 +270,28 @@ error_is(POST => "$gw/ver/test/echo", '{}', 503,
 error_is(POST => "$gw/ver/test/echo", '{}', 400,
     qr/invalid labels in X-Micro-Label/, 'labels that do not parse',
     'X-Micro-Label' => 'zone');
+
+# micro_selector_weights 1=90 2=10: a canary's share, over 2000 calls
+# (binomial: 200 expected, sd 13; the bounds are 4.5 sd away)
+my $ka = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
+my %w;
+for (1 .. 2000) {
+    my $res = $ka->request(POST => "$v2gw/w/ver/test/echo", { content => '{}',
+        headers => { 'Content-Type' => 'application/json' } });
+    my $node = $res->{status} == 200
+        ? eval { decode_json($res->{content})->{node} } : undef;
+    $w{ $node // "status $res->{status}" }++;
+}
+is_deeply([ sort keys %w ], [ sort $v1, $v2 ],
+    'weights: only versions 1 and 2 (not 3)');
+ok(($w{$v2} // 0) >= 140 && ($w{$v2} // 0) <= 260,
+    "weights 1=90 2=10: version 2 took " . ($w{$v2} // 0) . " of 2000");
+my %g;
+for (1 .. 10) {
+    my ($c, $e) = call(POST => "$v2gw/gone/ver/test/echo", '{}');
+    $g{$c}++;
+}
+is_deeply(\%g, { 200 => 10 }, 'weights for a version with no nodes: any node');
 
 # --- services come and go while NGINX runs ------------------------------------------
 

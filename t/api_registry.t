@@ -157,6 +157,7 @@ for my $case (
     [ 'micro_api_filter version;', qr/invalid filter "version": expected key=value/ ],
     [ 'micro_selector fastest;', qr/invalid value "fastest"/ ],
     [ 'micro_api_resolver dns;', qr/invalid value "dns"/ ],
+    [ 'micro_selector_weights 1=90 2=ten;', qr/invalid weight "2=ten": expected version=weight/ ],
     [ 'server { location / { micro_rpc; } }', qr/needs "micro_registry" in the http block/ ],
     [ "micro_registry redis://127.0.0.1/0;\n    server { location / { micro_rpc go/srv; } }", qr/invalid namespace "go\/srv"/ ],
 ) {
