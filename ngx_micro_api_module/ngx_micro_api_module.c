@@ -36,6 +36,7 @@
 
 #define NGX_MICRO_API_RANDOM       0
 #define NGX_MICRO_API_ROUND_ROBIN  1
+#define NGX_MICRO_API_LEAST_INFLIGHT  2
 
 #define NGX_MICRO_API_RESOLVE_MICRO  0
 #define NGX_MICRO_API_RESOLVE_PATH   1
@@ -118,6 +119,7 @@ static ngx_conf_enum_t  ngx_micro_api_resolvers[] = {
 static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
     { ngx_string("random"), NGX_MICRO_API_RANDOM },
     { ngx_string("round_robin"), NGX_MICRO_API_ROUND_ROBIN },
+    { ngx_string("least_inflight"), NGX_MICRO_API_LEAST_INFLIGHT },
     { ngx_null_string, 0 }
 };
 static char *ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data);
@@ -811,22 +813,21 @@ ngx_micro_api_version_is(const micro_service_t *e, ngx_str_t *version)
 
 
 /*
- * A node of the service that passes micro_api_filter (and is of version,
- * unless NULL), by the location's strategy, passing over nodes put aside
- * after failures unless all are; NULL if none passes.
+ * From start on, a node of the service that passes micro_api_filter (and
+ * is of version, unless NULL) other than skip, passing over nodes put
+ * aside after failures unless all are; NULL if none passes.
  */
 static const micro_service_t *
-ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
-    const micro_snapshot_service_t *svc, ngx_str_t *version)
+ngx_micro_api_scan(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_snapshot_service_t *svc, ngx_str_t *version, ngx_uint_t start,
+    const micro_service_t *skip)
 {
-    ngx_uint_t              i, k;
+    ngx_uint_t              k;
     const micro_service_t  *e, *aside = NULL;
 
-    i = alcf->selector == NGX_MICRO_API_ROUND_ROBIN ? alcf->next++
-                                                    : (ngx_uint_t) ngx_random();
     for (k = 0; k < svc->len; k++) {
-        e = &svc->entries[(i + k) % svc->len];
-        if (!ngx_micro_api_matches(r, alcf, e)
+        e = &svc->entries[(start + k) % svc->len];
+        if (e == skip || !ngx_micro_api_matches(r, alcf, e)
             || (version && !ngx_micro_api_version_is(e, version)))
         {
             continue;
@@ -839,6 +840,32 @@ ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
         }
     }
     return aside;
+}
+
+
+/*
+ * A node by the location's strategy. least_inflight: the power of two
+ * random choices, the one with fewer calls in flight from this worker.
+ */
+static const micro_service_t *
+ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    const micro_snapshot_service_t *svc, ngx_str_t *version)
+{
+    const micro_service_t  *a, *b;
+
+    if (alcf->selector == NGX_MICRO_API_ROUND_ROBIN) {
+        return ngx_micro_api_scan(r, alcf, svc, version, alcf->next++, NULL);
+    }
+    a = ngx_micro_api_scan(r, alcf, svc, version, ngx_random(), NULL);
+    if (alcf->selector != NGX_MICRO_API_LEAST_INFLIGHT || a == NULL) {
+        return a;
+    }
+    b = ngx_micro_api_scan(r, alcf, svc, version, ngx_random(), a);
+    if (b == NULL || ngx_micro_api_node_down(b->nodes[0].address)) {
+        return a;
+    }
+    return ngx_micro_api_node_inflight(b->nodes[0].address)
+           < ngx_micro_api_node_inflight(a->nodes[0].address) ? b : a;
 }
 
 

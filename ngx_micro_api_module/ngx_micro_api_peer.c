@@ -28,6 +28,9 @@ typedef struct {
 /* "host:port" -> mark, for the nodes that failed lately (this worker) */
 static micro_map_t  ngx_micro_api_marks;
 
+/* "host:port" -> calls in flight (this worker); entries stay, one a node */
+static micro_map_t  ngx_micro_api_inflight;
+
 
 typedef struct {
     ngx_queue_t                queue;
@@ -85,6 +88,41 @@ ngx_micro_api_peer_exit(void)
         }
     }
     micro_map_free(&ngx_micro_api_marks);
+    for (i = 0; i < ngx_micro_api_inflight.cap; i++) {
+        if (micro_map_live(&ngx_micro_api_inflight, i)) {
+            free(ngx_micro_api_inflight.slots[i].value);
+        }
+    }
+    micro_map_free(&ngx_micro_api_inflight);
+}
+
+
+ngx_uint_t
+ngx_micro_api_node_inflight(const char *address)
+{
+    ngx_uint_t  *n = micro_map_get(&ngx_micro_api_inflight, address);
+
+    return n ? *n : 0;
+}
+
+
+/* The counter of the call's node, made on first use; NULL without memory. */
+static ngx_uint_t *
+ngx_micro_api_inflight_counter(ngx_str_t *node)
+{
+    char         key[NGX_SOCKADDR_STRLEN + 1];
+    ngx_uint_t  *n;
+
+    ngx_micro_api_key(key, sizeof(key), node);
+    n = micro_map_get(&ngx_micro_api_inflight, key);
+    if (n == NULL) {
+        n = calloc(1, sizeof(*n));
+        if (n == NULL || micro_map_set(&ngx_micro_api_inflight, key, n) != 0) {
+            free(n);
+            return NULL;
+        }
+    }
+    return n;
 }
 
 
@@ -183,6 +221,12 @@ ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
     }
     call->tried++;
 
+    /* paired with free_peer, which NGINX calls once for each try */
+    call->inflight = ngx_micro_api_inflight_counter(&call->node);
+    if (call->inflight) {
+        (*call->inflight)++;
+    }
+
     pc->sockaddr = call->sockaddr;
     pc->socklen = call->socklen;
     pc->name = &call->node;
@@ -236,6 +280,10 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
 
     if (pc->tries) {
         pc->tries--;
+    }
+    if (call->inflight) {
+        (*call->inflight)--;
+        call->inflight = NULL;
     }
     if (pc->sockaddr) {
         ngx_micro_api_mark(&call->node, state & NGX_PEER_FAILED);

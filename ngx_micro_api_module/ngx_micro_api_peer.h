@@ -18,6 +18,9 @@ void ngx_micro_api_peer_exit(void);
 /* An upstream configuration whose peers each request's call supplies. */
 ngx_http_upstream_srv_conf_t *ngx_micro_api_peer_conf(ngx_conf_t *cf);
 
+/* Calls to a node ("host:port") in flight from this worker. */
+ngx_uint_t ngx_micro_api_node_inflight(const char *address);
+
 /* 1 while a node ("host:port") is put aside after failures. */
 ngx_uint_t ngx_micro_api_node_down(const char *address);
 

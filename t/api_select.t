@@ -1,0 +1,97 @@
+#!/usr/bin/perl
+# micro_selector least_inflight (the power of two choices on calls in
+# flight): with calls held on one node, new calls go to the other; once
+# they end, both nodes are used again (the counts went back down). Held
+# with testsrv's Test.Block, released by a file: no timing involved.
+# One worker, the test config's default: the counts are per worker.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use MicroTest;
+
+my $t = MicroTest->new;
+$t->redis;
+local $ENV{MICRO_REGISTRY} = $t->redis_url;
+
+my (undef, $a) = $t->service('testsrv', '--name', 'go.micro.srv.busy');
+my (undef, $b) = $t->service('testsrv', '--name', 'go.micro.srv.busy');
+
+$t->nginx(<<"CONF");
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    micro_proto $MicroTest::BUILD/gen/proto/services.pb;
+    server {
+        listen 127.0.0.1:%%PORT_least%%;
+        location / {
+            micro_api;
+            micro_api_namespace go.micro.srv;
+            micro_selector least_inflight;
+            micro_read_timeout 120s;
+        }
+        location = /rpc { micro_rpc go.micro.srv; micro_read_timeout 120s; }
+        location = /registry { micro_registry_status; }
+    }
+}
+CONF
+my $gw = 'http://127.0.0.1:' . $t->port('least');
+
+ok(MicroTest::wait_until(sub {
+    my $r = $t->http(GET => "$gw/registry");
+    my $st = eval { decode_json($r->{content}) } || {};
+    @{ $st->{services}{'go.micro.srv.busy'} || [] } == 2 }, 'two nodes'),
+    'the gateway sees both nodes');
+
+sub nodes_of {
+    my ($n) = @_;
+    my %at;
+    for (1 .. $n) {
+        my $r = $t->http(POST => "$gw/busy/test/echo", content => '{}',
+            headers => { 'Content-Type' => 'application/json' });
+        $at{ $r->{status} == 200
+            ? decode_json($r->{content})->{node} : "status $r->{status}" }++;
+    }
+    return \%at;
+}
+
+# three calls held on node a (/rpc's address puts them there)
+my $release = $t->dir . '/release';
+my $body = encode_json({ service => 'go.micro.srv.busy',
+    endpoint => 'Test.Block', address => $a,
+    request => { text => $release, n => 120000 } });
+my @held;
+for (1 .. 3) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('least'))
+        or die "connect: $!";
+    print $s "POST /rpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\n\r\n$body";
+    push @held, $s;
+}
+my ($a_port) = $a =~ /:(\d+)$/;
+ok(MicroTest::wait_until(sub { MicroTest::connections_to($a_port) >= 3 },
+    'held calls at a'), 'three calls in flight on node a');
+
+is_deeply(nodes_of(20), { $b => 20 },
+    'least_inflight: every new call goes to the idle node b');
+
+MicroTest::write_file($release, '');
+for my $s (@held) {
+    local $/;
+    my $reply = <$s> // '';
+    like($reply, qr/^HTTP\/1\.1 200/, 'a held call completes once released');
+}
+
+my $at = nodes_of(40);
+is_deeply([ sort keys %$at ], [ sort $a, $b ],
+    'with nothing in flight, both nodes take calls again');
+
+$t->done;
+done_testing();
