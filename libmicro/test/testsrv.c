@@ -3,9 +3,10 @@
  * and the node's address, Test.Sleep blocks for the asked time, Test.Block
  * blocks until the file named by text exists (at most n ms), Test.Fail
  * returns the asked error. Test.Block lets tests hold a request in flight
- * for exactly as long as they need, with no timing involved.
+ * for exactly as long as they need, with no timing involved. --delay
+ * makes every Test.Echo take that long (a slow node, for benchmarks).
  *
- *   testsrv [--name NAME] [--max-body BYTES] [server options]
+ *   testsrv [--name NAME] [--max-body BYTES] [--delay MS] [server options]
  */
 
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "testsvc.pb-c.h"
 
 static micro_server_t  *server;
+static long             delay_ms;
 
 
 static int
@@ -29,6 +31,11 @@ test_echo(micro_request_t *r, const ProtobufCMessage *in,
     Micro__Test__EchoResponse       *resp = (void *) out;
 
     (void) data;
+    if (delay_ms > 0) {
+        struct timespec  ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000 };
+
+        nanosleep(&ts, NULL);
+    }
     resp->text = micro_request_strdup(r, req->text);
     resp->n = req->n;
     resp->data.len = req->data.len;
@@ -104,6 +111,8 @@ main(int argc, char **argv)
     for (i = 1; i < argc && n < 31; i++) {
         if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
             o.name = argv[++i];
+        } else if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc) {
+            delay_ms = atol(argv[++i]);
         } else if (strcmp(argv[i], "--max-body") == 0 && i + 1 < argc) {
             o.max_body = (size_t) atol(argv[++i]);
         } else {

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Load-aware selection against a slow node, side by side in one run: one
+# service, two nodes (testsrv), one answering at once and one taking
+# SLOW_MS (default 20) a call; the gateway with micro_selector round_robin
+# and with least_inflight. wrk POSTs JSON with 32 connections on core 0,
+# NGINX and the nodes on core 1. Each row is the median of RUNS runs (default
+# 3). The last line is least_inflight's p99 over round_robin's (lower is
+# better).
+#
+#   bash bench/slow.sh
+
+set -eu
+. "$(dirname "$0")/lib.sh"
+cd "$root"
+
+tools/setup-deps bench >/dev/null
+make -s all "$root/build/test/testsrv" >/dev/null
+start_redis
+
+fast=$(free_port 29290)
+taskset -c 1 build/test/testsrv --name go.micro.srv.busy \
+    --address 127.0.0.1:$fast --threads 1 2>/dev/null &
+pids+=($!)
+slow=$(free_port $((fast + 1)))
+taskset -c 1 build/test/testsrv --name go.micro.srv.busy \
+    --address 127.0.0.1:$slow --threads 1 --delay "${SLOW_MS:-20}" \
+    2>/dev/null &
+pids+=($!)
+
+rr=$(free_port 29281)
+least=$((rr + 1))
+cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_api_module.so;
+$(nginx_head $dir)
+    keepalive_requests 1000000;
+    micro_registry $MICRO_REGISTRY;
+    micro_proto $root/build/gen/proto/services.pb;
+    micro_api_namespace go.micro.srv;
+    server { listen 127.0.0.1:$rr;
+             location / { micro_api; micro_selector round_robin; } }
+    server { listen 127.0.0.1:$least;
+             location / { micro_api; micro_selector least_inflight; } }
+}
+CONF
+nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
+pids+=($!)
+for p in $fast $slow $rr $least; do wait_port "$p"; done
+
+# both nodes routable
+for _ in $(seq 1 500); do
+    n=$(for _ in 1 2 3 4 5 6; do
+            curl -s -H 'Content-Type: application/json' -d '{}' \
+                "http://127.0.0.1:$rr/busy/test/echo"; echo; done \
+        | grep -o '"node":"[^"]*"' | sort -u | wc -l)
+    [ "$n" = 2 ] && break
+    sleep 0.02
+done
+
+url=/busy/test/echo
+a=$(median run_wrk -s bench/echo-json.lua "http://127.0.0.1:$rr$url")
+b=$(median run_wrk -s bench/echo-json.lua "http://127.0.0.1:$least$url")
+
+table_head
+row "round_robin, one node ${SLOW_MS:-20} ms slow" "$a"
+row "least_inflight, one node ${SLOW_MS:-20} ms slow" "$b"
+p99() { awk '{ v = $3; sub(/ms$/, "", v);
+               if ($3 ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+               if ($3 ~ /[0-9]s$/ && $3 !~ /ms$/) { sub(/s$/, "", v); v *= 1000 }
+               print v }' <<< "$1"; }
+awk -v a="$(p99 "$a")" -v b="$(p99 "$b")" -v ra="${a%% *}" -v rb="${b%% *}" \
+    'BEGIN { printf "least_inflight/round_robin req/s: %.2f\n", rb / ra;
+             printf "least_inflight/round_robin p99: %.2f\n", b / a }'
