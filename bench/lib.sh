@@ -83,3 +83,23 @@ table_head() {
     printf '|%s|----------|-----------|-----------|\n' \
         "$(printf -- '-%.0s' {1..58})"
 }
+
+# The Go peers (bench/grpc-go), built once into build/bench against Debian's
+# Go packages (GOPATH, no network): $out/gserver, the grpc-go greeter, and
+# $out/ggateway, grpc-gateway in front of it.
+build_grpc_peers() {
+    out=$root/build/bench
+    local gopath=$out/gopath
+    mkdir -p "$out"
+    [ -x "$out/gserver" ] && [ -x "$out/ggateway" ] && return 0
+    mkdir -p "$gopath/src/greeter" "$gopath/src/gserver" "$gopath/src/ggateway"
+    cp "$root/bench/grpc-go/server/main.go" "$gopath/src/gserver/"
+    cp "$root/bench/grpc-go/gateway/main.go" "$gopath/src/ggateway/"
+    protoc -I"$root/bench/grpc-go" --go_out=plugins=grpc:"$gopath/src/greeter" \
+        --grpc-gateway_out=logtostderr=true,grpc_api_configuration=$root/bench/grpc-go/gateway.yaml:"$gopath/src/greeter" \
+        "$root/bench/grpc-go/greeter.proto"
+    for b in gserver ggateway; do
+        GOPATH=$gopath:/usr/share/gocode GO111MODULE=off \
+            GOCACHE=$out/gocache go build -o "$out/$b" "$b"
+    done
+}

@@ -18,17 +18,7 @@ cd "$root"
 tools/setup-deps bench >/dev/null
 make -s all >/dev/null
 
-out=$root/build/bench
-mkdir -p "$out"
-gopath=$out/gopath
-if [ ! -x "$out/gserver" ]; then
-    mkdir -p "$gopath/src/greeter" "$gopath/src/gserver"
-    cp bench/grpc-go/server/main.go "$gopath/src/gserver/"
-    protoc -Ibench/grpc-go --go_out=plugins=grpc:"$gopath/src/greeter" \
-        bench/grpc-go/greeter.proto
-    GOPATH=$gopath:/usr/share/gocode GO111MODULE=off GOCACHE=$out/gocache \
-        go build -o "$out/gserver" gserver
-fi
+build_grpc_peers
 
 start_redis
 
