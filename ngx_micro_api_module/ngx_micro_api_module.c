@@ -72,7 +72,7 @@ typedef struct {
     ngx_buf_t                 *error;        /* replaces nginx's page */
     ngx_uint_t                 hold;         /* header waits for body */
     ngx_int_t                (*handler)(ngx_http_request_t *r);
-    ngx_str_t                  address;      /* /rpc: this node, no lookup */
+    ngx_str_t                  address;      /* /rpc: this node of it */
     ngx_array_t               *labels;       /* from label_header, or NULL */
     ngx_http_upstream_conf_t  *upstream;     /* /rpc: a capped timeout */
     ngx_event_t                wait;         /* for the first load */
@@ -435,7 +435,7 @@ ngx_micro_api_error_from(ngx_http_request_t *r, const char *id,
 
 /* A request header by name (case-insensitive); NULL when absent. */
 static ngx_table_elt_t *
-ngx_micro_rpc_header(ngx_http_request_t *r, const char *name)
+ngx_micro_api_header(ngx_http_request_t *r, const char *name)
 {
     size_t            len = ngx_strlen(name);
     ngx_uint_t        i;
@@ -473,7 +473,7 @@ ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     u_char           *p;
     ngx_table_elt_t  *h, *out;
 
-    h = ngx_micro_rpc_header(r, "Micro-Id");
+    h = ngx_micro_api_header(r, "Micro-Id");
     if (h && h->value.len > 0 && h->value.len <= 128) {
         ctx->call.id = h->value;
     }
@@ -753,7 +753,7 @@ ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
     if (alcf->label_header.len == 0) {
         return NGX_OK;
     }
-    h = ngx_micro_rpc_header(r, (char *) alcf->label_header.data);
+    h = ngx_micro_api_header(r, (char *) alcf->label_header.data);
     if (h == NULL) {
         return NGX_OK;
     }
@@ -1432,7 +1432,7 @@ ngx_micro_rpc_call(ngx_http_request_t *r)
     ngx_str_set(&ctx->call.content_type, "application/json");
 
     /* the Timeout header (seconds) caps the call */
-    timeout = ngx_micro_rpc_header(r, "Timeout");
+    timeout = ngx_micro_api_header(r, "Timeout");
     if (timeout) {
         secs = ngx_atoi(timeout->value.data, timeout->value.len);
         if (secs > 0 && (ngx_msec_t) secs * 1000
