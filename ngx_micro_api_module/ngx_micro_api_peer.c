@@ -76,24 +76,27 @@ ngx_micro_api_key(char *key, size_t size, ngx_str_t *node)
 }
 
 
+/* A map and the values it owns (malloc'd). */
+static void
+ngx_micro_api_map_free(micro_map_t *m)
+{
+    size_t  i;
+
+    for (i = 0; i < m->cap; i++) {
+        if (micro_map_live(m, i)) {
+            free(m->slots[i].value);
+        }
+    }
+    micro_map_free(m);
+}
+
+
 /* At exit: the module's memory goes away with it (dlclose). */
 void
 ngx_micro_api_peer_exit(void)
 {
-    size_t  i;
-
-    for (i = 0; i < ngx_micro_api_marks.cap; i++) {
-        if (micro_map_live(&ngx_micro_api_marks, i)) {
-            free(ngx_micro_api_marks.slots[i].value);
-        }
-    }
-    micro_map_free(&ngx_micro_api_marks);
-    for (i = 0; i < ngx_micro_api_inflight.cap; i++) {
-        if (micro_map_live(&ngx_micro_api_inflight, i)) {
-            free(ngx_micro_api_inflight.slots[i].value);
-        }
-    }
-    micro_map_free(&ngx_micro_api_inflight);
+    ngx_micro_api_map_free(&ngx_micro_api_marks);
+    ngx_micro_api_map_free(&ngx_micro_api_inflight);
 }
 
 
