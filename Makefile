@@ -54,7 +54,8 @@ all: lib cli modules examples
 lib: $(BUILD)/libmicro.a $(BUILD)/libmicro.so $(BUILD)/libmicro.pc
 cli: $(BUILD)/bin/micro
 modules: $(MODULES)
-examples: $(BUILD)/bin/greeter $(BUILD)/bin/customer $(GEN)/proto/services.pb
+examples: $(BUILD)/bin/greeter $(BUILD)/bin/customer $(BUILD)/bin/example \
+          $(GEN)/proto/services.pb
 
 deps:
 	tools/setup-deps
@@ -140,10 +141,11 @@ $(GEN)/testsvc.pb-c.c $(GEN)/testsvc.pb-c.h: libmicro/test/proto/testsvc.proto
 	protoc-c -Ilibmicro/test/proto --c_out=$(GEN) $<
 
 $(BUILD)/test/testsrv: libmicro/test/testsrv.c $(GEN)/testsvc.pb-c.c \
-        $(BUILD)/libmicro.a
+        $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(GEN)/testsvc.pb-c.c \
-	    $(BUILD)/libmicro.a $(LIB_LIBS)
+	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
+	    $(GEN)/testsvc.pb-c.c $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a \
+	    $(LIB_LIBS)
 
 $(BUILD)/test/test_rpc: libmicro/test/test_rpc.c $(GEN)/testsvc.pb-c.c \
         $(TEST_COMMON) $(BUILD)/libmicro.a
@@ -203,6 +205,12 @@ $(BUILD)/bin/customer: examples/customer/main.c \
 	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
 	    $(GEN)/proto/customer.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c \
 	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+$(BUILD)/bin/example: examples/example/main.c $(GEN)/proto/api.pb-c.c \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
+	    $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a $(LIB_LIBS)
 
 # One descriptor set of every proto/ file, for the gateway and tests.
 $(GEN)/proto/services.pb: $(wildcard proto/*.proto)

@@ -21,6 +21,7 @@
 #include <micro/service.h>
 #include <micro/transcode.h>
 
+#include "ngx_micro_api_goapi.h"
 #include "ngx_micro_api_peer.h"
 #include "ngx_micro_api_upstream.h"
 #include "ngx_micro_registry.h"
@@ -38,6 +39,10 @@
 #define NGX_MICRO_API_ROUND_ROBIN  1
 #define NGX_MICRO_API_LEAST_INFLIGHT  2
 
+#define NGX_MICRO_API_HANDLER_RPC    0    /* go-micro's handlers */
+#define NGX_MICRO_API_HANDLER_API    1
+#define NGX_MICRO_API_HANDLER_PROXY  2
+
 #define NGX_MICRO_API_RESOLVE_MICRO  0
 #define NGX_MICRO_API_RESOLVE_PATH   1
 #define NGX_MICRO_API_RESOLVE_HOST   2
@@ -52,6 +57,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                  namespace;    /* NUL-terminated */
     ngx_flag_t                 enabled;      /* micro_api here */
+    ngx_uint_t                 handler;      /* micro_api handler= */
     ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
     ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
@@ -86,6 +92,7 @@ static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
 static ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_call_api(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_dispatch(ngx_http_request_t *r,
     ngx_micro_api_ctx_t *ctx);
 static void ngx_micro_api_body_handler(ngx_http_request_t *r);
@@ -113,6 +120,13 @@ static ngx_conf_enum_t  ngx_micro_api_resolvers[] = {
     { ngx_string("micro"), NGX_MICRO_API_RESOLVE_MICRO },
     { ngx_string("path"), NGX_MICRO_API_RESOLVE_PATH },
     { ngx_string("host"), NGX_MICRO_API_RESOLVE_HOST },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_enum_t  ngx_micro_api_handlers[] = {
+    { ngx_string("rpc"), NGX_MICRO_API_HANDLER_RPC },
+    { ngx_string("api"), NGX_MICRO_API_HANDLER_API },
+    { ngx_string("proxy"), NGX_MICRO_API_HANDLER_PROXY },
     { ngx_null_string, 0 }
 };
 
@@ -146,7 +160,7 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       NULL },
 
     { ngx_string("micro_api"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_micro_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -512,11 +526,15 @@ ngx_micro_api_error(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_micro_api_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
-    ngx_micro_api_ctx_t  *ctx;
+    ngx_int_t                  rc;
+    ngx_micro_api_ctx_t       *ctx;
+    ngx_micro_api_loc_conf_t  *alcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PUT
-                       |NGX_HTTP_PATCH|NGX_HTTP_DELETE)))
+    /* the api handler passes any method on; the service decides */
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    if (alcf->handler == NGX_MICRO_API_HANDLER_RPC
+        && !(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PUT
+                          |NGX_HTTP_PATCH|NGX_HTTP_DELETE)))
     {
         rc = ngx_http_discard_request_body(r);
         return rc != NGX_OK ? rc
@@ -528,7 +546,8 @@ ngx_micro_api_handler(ngx_http_request_t *r)
     if (ctx == NULL || ngx_micro_api_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    ctx->handler = ngx_micro_api_call;
+    ctx->handler = (alcf->handler == NGX_MICRO_API_HANDLER_API)
+                   ? ngx_micro_api_call_api : ngx_micro_api_call;
     if (ctx->resolved != 1) {
         rc = ngx_http_discard_request_body(r);
         return rc != NGX_OK ? rc
@@ -1146,6 +1165,27 @@ ngx_micro_api_call(ngx_http_request_t *r)
 }
 
 
+/* handler=api: the request as a go.api.Request, the reply from its answer. */
+static ngx_int_t
+ngx_micro_api_call_api(ngx_http_request_t *r)
+{
+    ngx_str_t              body;
+    ngx_micro_api_ctx_t   *ctx;
+    ngx_micro_api_call_t  *call;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    call = &ctx->call;
+    if (ngx_micro_api_read_body(r, &body) != NGX_OK
+        || ngx_micro_api_goapi_request(r, &body, &call->body) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_str_set(&call->content_type, "application/protobuf");
+    call->api_reply = 1;
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
 /*
  * The node of the service at address (/rpc's "address"): only registered
  * nodes, so /rpc cannot be pointed at any host the gateway reaches.
@@ -1515,7 +1555,7 @@ ngx_micro_api_header_filter(ngx_http_request_t *r)
      * (no chunked encoding, no extra write for its end).
      */
     if (alcf->enabled && ctx && ctx->called && r->err_status == 0
-        && ctx->call.response_type && r->upstream
+        && (ctx->call.response_type || ctx->call.api_reply) && r->upstream
         && r->headers_out.status == NGX_HTTP_OK && r == r->main)
     {
         ctx->hold = 1;
@@ -1930,9 +1970,14 @@ ngx_micro_api_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* micro_api [handler=rpc|api|proxy] */
 static char *
 ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_micro_api_loc_conf_t *alcf = conf;
+
+    ngx_str_t                  *value, name;
+    ngx_conf_enum_t            *e;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_micro_api_main_conf_t  *amcf;
 
@@ -1940,13 +1985,41 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (amcf->registry == NULL) {
         return "needs \"micro_registry\" in the http block before it";
     }
+    if (alcf->enabled) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    alcf->handler = NGX_MICRO_API_HANDLER_RPC;
+    if (cf->args->nelts == 2) {
+        name = value[1];
+        if (name.len > 8 && ngx_strncmp(name.data, "handler=", 8) == 0) {
+            name.data += 8;
+            name.len -= 8;
+        } else {
+            name.len = 0;
+        }
+        for (e = ngx_micro_api_handlers; e->name.len; e++) {
+            if (e->name.len == name.len
+                && ngx_strncmp(e->name.data, name.data, name.len) == 0)
+            {
+                break;
+            }
+        }
+        if (e->name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter "
+                               "\"%V\": expected handler=rpc, handler=api "
+                               "or handler=proxy", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+        alcf->handler = e->value;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_micro_api_handler;
-    ((ngx_micro_api_loc_conf_t *) conf)->enabled = 1;
-    ((ngx_micro_api_loc_conf_t *) conf)->upstream.upstream =
-        ngx_micro_api_peer_conf(cf);
-    return ((ngx_micro_api_loc_conf_t *) conf)->upstream.upstream
-           ? NGX_CONF_OK : NGX_CONF_ERROR;
+    alcf->enabled = 1;
+    alcf->upstream.upstream = ngx_micro_api_peer_conf(cf);
+    return alcf->upstream.upstream ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 

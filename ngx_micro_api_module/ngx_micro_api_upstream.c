@@ -13,6 +13,7 @@
 #include <micro/error.h>
 #include <micro/transcode.h>
 
+#include "ngx_micro_api_goapi.h"
 #include "ngx_micro_api_upstream.h"
 
 
@@ -23,7 +24,7 @@ typedef struct {
     ngx_str_t                  content_type;
     off_t                      length;       /* the reply body's */
     ngx_uint_t                 close;        /* Connection: close */
-    ngx_uint_t                 transcode;    /* protobuf reply -> JSON */
+    ngx_uint_t                 transcode;    /* the reply made at the end */
     micro_buf_t                reply;        /* collected when transcoding */
 } ngx_micro_api_upstream_ctx_t;
 
@@ -259,10 +260,11 @@ ngx_micro_api_process_header(ngx_http_request_t *r)
     }
 
     /*
-     * A reply in protobuf is turned into JSON once it is all in, so its
-     * length is not known yet; errors and JSON replies go out as they are.
+     * A reply in protobuf is turned into JSON (or a go.api.Response into
+     * the reply) once it is all in, so its length is not known yet; errors
+     * and JSON replies go out as they are.
      */
-    ctx->transcode = ctx->call->response_type != NULL
+    ctx->transcode = (ctx->call->response_type != NULL || ctx->call->api_reply)
                      && ctx->status.code == 200;
     if (ctx->transcode || ctx->content_type.len == 0
         || ctx->status.code != 200)
@@ -291,36 +293,46 @@ ngx_micro_api_filter_init(void *data)
 }
 
 
-/* The reply transcoded to JSON, as the last buffer of the response. */
+/* The reply whole: transcoded to JSON, or a go.api.Response made the reply. */
 static ngx_int_t
 ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
 {
+    ngx_int_t              rc;
     ngx_buf_t             *b;
+    ngx_str_t              body;
     ngx_chain_t           *cl, **ll;
     micro_buf_t            json = { 0 };
     ngx_http_request_t    *r = ctx->request;
     ngx_http_upstream_t   *u = r->upstream;
 
-    json.allocator = &ctx->call->allocator;
-    if (micro_pb_to_json(ctx->call->response_type, ctx->reply.data,
-                         ctx->reply.len, &ctx->call->transcode, &json)
-        != MICRO_OK)
-    {
-        /* the header waits for this body (the module's header filter):
-         * the reply can still become a 502 */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "micro api: reply of %V %V is not a %s: %s",
-                      &ctx->call->service, &ctx->call->endpoint,
-                      ctx->call->response_type->full_name,
-                      micro_error_detail());
-        json.len = 0;
-        if (micro_buf_append(&json, ngx_micro_api_bad_reply,
-                             sizeof(ngx_micro_api_bad_reply) - 1)
-            != MICRO_OK)
-        {
+    /* the header waits for this body (the module's header filter): the
+     * reply can still become a 502 */
+    if (ctx->call->api_reply) {
+        rc = ngx_micro_api_goapi_reply(r, ctx->reply.data, ctx->reply.len,
+                                       &body);
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
+    } else {
+        json.allocator = &ctx->call->allocator;
+        rc = micro_pb_to_json(ctx->call->response_type, ctx->reply.data,
+                              ctx->reply.len, &ctx->call->transcode, &json);
+        if (rc != MICRO_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "micro api: reply of %V %V is not a %s: %s",
+                          &ctx->call->service, &ctx->call->endpoint,
+                          ctx->call->response_type->full_name,
+                          micro_error_detail());
+            rc = NGX_DECLINED;
+        }
+        body.data = json.data;
+        body.len = json.len;
+    }
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&body, ngx_micro_api_bad_reply);
         r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
     }
 
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
@@ -331,9 +343,10 @@ ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
         return NGX_ERROR;
     }
     b = cl->buf;
-    b->pos = json.data;
-    b->last = json.data + json.len;
-    b->memory = 1;
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = body.len ? 1 : 0;
+    b->sync = body.len ? 0 : 1;                 /* an empty body */
     b->flush = 1;
     b->tag = u->output.tag;
     *ll = cl;

@@ -28,6 +28,7 @@ typedef struct {
     ngx_str_t                    content_type;  /* of the body sent */
     ngx_str_t                    body;
     const micro_pb_message_t    *response_type; /* NULL: pass the reply */
+    ngx_uint_t                   api_reply;     /* a go.api.Response */
     micro_transcode_options_t    transcode;
     micro_allocator_t            allocator;     /* the request's pool */
     void                        *upstream_ctx;

@@ -5,6 +5,10 @@
  * returns the asked error. Test.Block lets tests hold a request in flight
  * for exactly as long as they need, with no timing involved. --delay
  * makes every Test.Echo take that long (a slow node, for benchmarks).
+ * For the gateway's api handler: Test.Api answers a go.api.Request with
+ * the request as JSON, its reply shaped by the query (status=N,
+ * header=Name:Value, type=Content-Type, body=TEXT); Test.BadApi answers
+ * with a go.api.Response that does not parse.
  *
  *   testsrv [--name NAME] [--max-body BYTES] [--delay MS] [server options]
  */
@@ -15,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <micro.h>
 
+#include "api.pb-c.h"
 #include "testsvc.pb-c.h"
 
 static micro_server_t  *server;
@@ -99,6 +105,120 @@ test_fail(micro_request_t *r, const ProtobufCMessage *in,
 }
 
 
+/* One of go.api.Request's maps as {"key": ["value", ...]}. */
+static json_t *
+api_map(size_t n, Go__Api__Request__HeaderEntry **entries)
+{
+    size_t   i, j;
+    json_t  *o = json_object(), *values;
+
+    for (i = 0; i < n; i++) {
+        values = json_array();
+        for (j = 0; entries[i]->value && j < entries[i]->value->n_values;
+             j++)
+        {
+            json_array_append_new(values,
+                                  json_string(entries[i]->value->values[j]));
+        }
+        json_object_set_new(o, entries[i]->key, values);
+    }
+    return o;
+}
+
+
+/* The reply's header named name, made on first use. */
+static Go__Api__Pair *
+api_header(micro_request_t *r, Go__Api__Response *resp, const char *name)
+{
+    size_t                           i;
+    Go__Api__Pair                   *p;
+    Go__Api__Response__HeaderEntry  *e;
+
+    for (i = 0; i < resp->n_header; i++) {
+        if (strcmp(resp->header[i]->key, name) == 0) {
+            return resp->header[i]->value;
+        }
+    }
+    e = micro_request_alloc(r, sizeof(*e));
+    p = micro_request_alloc(r, sizeof(*p));
+    go__api__response__header_entry__init(e);
+    go__api__pair__init(p);
+    p->values = micro_request_alloc(r, 8 * sizeof(char *));
+    e->key = p->key = micro_request_strdup(r, name);
+    e->value = p;
+    resp->header[resp->n_header++] = e;
+    return p;
+}
+
+
+static int
+test_api(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    const Go__Api__Request  *req = (const void *) in;
+    Go__Api__Response       *resp = (void *) out;
+    size_t                   i, j;
+    char                    *s, *colon;
+    json_t                  *echo;
+    Go__Api__Pair           *p, *v;
+
+    (void) data;
+    resp->header = micro_request_alloc(r, 16 * sizeof(void *));
+    for (i = 0; i < req->n_get; i++) {
+        v = req->get[i]->value;
+        for (j = 0; v && j < v->n_values; j++) {
+            const char  *k = req->get[i]->key;
+
+            if (strcmp(k, "status") == 0) {
+                resp->statuscode = atoi(v->values[j]);
+            } else if (strcmp(k, "body") == 0) {
+                resp->body = micro_request_strdup(r, v->values[j]);
+            } else if (strcmp(k, "type") == 0) {
+                p = api_header(r, resp, "Content-Type");
+                p->values[p->n_values++] = v->values[j];
+            } else if (strcmp(k, "header") == 0 && resp->n_header < 15
+                       && (colon = strchr(v->values[j], ':')) != NULL)
+            {
+                s = micro_request_strdup(r, v->values[j]);
+                s[colon - v->values[j]] = '\0';
+                p = api_header(r, resp, s);
+                if (p->n_values < 8) {
+                    p->values[p->n_values++] = colon + 1;
+                }
+            }
+        }
+    }
+    if (resp->body[0] == '\0') {
+        echo = json_pack("{ss ss ss ss so so so}", "method", req->method,
+                         "path", req->path, "url", req->url,
+                         "body", req->body,
+                         "header", api_map(req->n_header, req->header),
+                         "get", api_map(req->n_get, (void *) req->get),
+                         "post", api_map(req->n_post, (void *) req->post));
+        s = json_dumps(echo, JSON_COMPACT | JSON_SORT_KEYS);
+        resp->body = micro_request_strdup(r, s);
+        free(s);
+        json_decref(echo);
+    }
+    return 0;
+}
+
+
+static int
+test_bad_api(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    Micro__Test__BrokenApiResponse  *resp = (void *) out;
+
+    (void) r;
+    (void) in;
+    (void) data;
+    resp->header.data = (uint8_t *) "\xff\xff";    /* a truncated varint */
+    resp->header.len = 2;
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -140,6 +260,11 @@ main(int argc, char **argv)
                         &micro__test__fail_request__descriptor,
                         &micro__test__fail_response__descriptor,
                         test_fail, NULL);
+    micro_server_handle(server, "Test.Api", &go__api__request__descriptor,
+                        &go__api__response__descriptor, test_api, NULL);
+    micro_server_handle(server, "Test.BadApi", &go__api__request__descriptor,
+                        &micro__test__broken_api_response__descriptor,
+                        test_bad_api, NULL);
     if (micro_server_run(server) != 0) {
         fprintf(stderr, "testsrv: %s\n", micro_error_detail());
         return 1;
