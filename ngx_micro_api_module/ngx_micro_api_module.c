@@ -23,6 +23,7 @@
 
 #include "ngx_micro_api_goapi.h"
 #include "ngx_micro_api_peer.h"
+#include "ngx_micro_api_proxy.h"
 #include "ngx_micro_api_upstream.h"
 #include "ngx_micro_registry.h"
 
@@ -58,6 +59,7 @@ typedef struct {
     ngx_str_t                  namespace;    /* NUL-terminated */
     ngx_flag_t                 enabled;      /* micro_api here */
     ngx_uint_t                 handler;      /* micro_api handler= */
+    ngx_http_handler_pt        proxy;        /* handler=proxy: its own */
     ngx_uint_t                 resolver;
     ngx_uint_t                 selector;
     ngx_array_t               *filter;       /* ngx_keyval_t, or NULL */
@@ -77,6 +79,7 @@ typedef struct {
     ngx_uint_t                 called;       /* went to micro_api */
     ngx_buf_t                 *error;        /* replaces nginx's page */
     ngx_uint_t                 hold;         /* header waits for body */
+    ngx_uint_t                 proxy;        /* to the proxy module */
     ngx_int_t                (*handler)(ngx_http_request_t *r);
     ngx_str_t                  address;      /* /rpc: this node of it */
     ngx_array_t               *labels;       /* from label_header, or NULL */
@@ -93,6 +96,7 @@ static ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_call_api(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_call_proxy(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_dispatch(ngx_http_request_t *r,
     ngx_micro_api_ctx_t *ctx);
 static void ngx_micro_api_body_handler(ngx_http_request_t *r);
@@ -292,6 +296,12 @@ static ngx_http_variable_t  ngx_micro_api_vars[] = {
     { ngx_string("micro_id"), NULL, ngx_micro_api_service_variable,
       offsetof(ngx_micro_api_ctx_t, call.id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("micro_proxy_host"), NULL, ngx_micro_api_proxy_variable,
+      NGX_MICRO_API_PROXY_HOST, 0, 0 },
+
+    { ngx_string("micro_proxy_connection"), NULL,
+      ngx_micro_api_proxy_variable, NGX_MICRO_API_PROXY_CONNECTION, 0, 0 },
+
       ngx_http_null_variable
 };
 
@@ -366,6 +376,13 @@ ngx_micro_api_resolve(ngx_http_request_t *r)
                                 (char *) endpoint, sizeof(endpoint));
         break;
     default:
+        if (alcf->handler == NGX_MICRO_API_HANDLER_PROXY) {
+            rc = micro_resolve_proxy((char *) r->uri.data, r->uri.len,
+                                     (char *) alcf->namespace.data,
+                                     (char *) service, sizeof(service));
+            endpoint[0] = '\0';
+            break;
+        }
         rc = micro_resolve_api((char *) r->uri.data, r->uri.len,
                                (char *) alcf->namespace.data,
                                (char *) service, sizeof(service),
@@ -547,7 +564,9 @@ ngx_micro_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx->handler = (alcf->handler == NGX_MICRO_API_HANDLER_API)
-                   ? ngx_micro_api_call_api : ngx_micro_api_call;
+                   ? ngx_micro_api_call_api
+                   : (alcf->handler == NGX_MICRO_API_HANDLER_PROXY)
+                   ? ngx_micro_api_call_proxy : ngx_micro_api_call;
     if (ctx->resolved != 1) {
         rc = ngx_http_discard_request_body(r);
         return rc != NGX_OK ? rc
@@ -556,7 +575,8 @@ ngx_micro_api_handler(ngx_http_request_t *r)
     }
 
     /* the body is used whole: keep it in one memory buffer if it fits */
-    r->request_body_in_single_buf = 1;
+    r->request_body_in_single_buf =
+        (alcf->handler != NGX_MICRO_API_HANDLER_PROXY);
     rc = ngx_http_read_client_request_body(r, ngx_micro_api_body_handler);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -1186,6 +1206,18 @@ ngx_micro_api_call_api(ngx_http_request_t *r)
 }
 
 
+/* handler=proxy: the proxy module's handler takes it from here. */
+static ngx_int_t
+ngx_micro_api_call_proxy(ngx_http_request_t *r)
+{
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    ctx->proxy = 1;
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
 /*
  * The node of the service at address (/rpc's "address"): only registered
  * nodes, so /rpc cannot be pointed at any host the gateway reaches.
@@ -1285,6 +1317,16 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     }
 
     ctx->called = 1;
+
+    if (ctx->proxy) {
+        /* it reads the body (already in) and so holds the request itself;
+         * the reference the body handler kept for us is dropped */
+        rc = alcf->proxy(r);
+        if (rc == NGX_DONE) {
+            ngx_http_finalize_request(r, NGX_DONE);
+        }
+        return rc;
+    }
 
     return ngx_micro_api_upstream_start(r, call, ctx->upstream
                                         ? ctx->upstream : &alcf->upstream,
@@ -2013,6 +2055,12 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
         alcf->handler = e->value;
+    }
+
+    if (alcf->handler == NGX_MICRO_API_HANDLER_PROXY
+        && ngx_micro_api_proxy_conf(cf, &alcf->proxy) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

@@ -215,13 +215,23 @@ static ngx_int_t
 ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_micro_api_call_t       *call = data;
+    ngx_uint_t                  fresh;
     ngx_queue_t                *q;
     ngx_connection_t           *c;
     ngx_micro_api_keepalive_t  *item;
 
-    if (call->tried && ngx_micro_api_next_node(call) != NGX_OK) {
+    /*
+     * Another node after a failure; the same one again (on a new
+     * connection) only when the failure was a kept connection the node
+     * had closed meanwhile.
+     */
+    if (call->tried && ngx_micro_api_next_node(call) != NGX_OK
+        && !call->cached)
+    {
         return NGX_BUSY;                       /* no other node to try */
     }
+    fresh = call->cached;
+    call->cached = 0;
     call->tried++;
 
     /* paired with free_peer, which NGINX calls once for each try */
@@ -236,7 +246,7 @@ ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->cached = 0;
     pc->connection = NULL;
 
-    if (!ngx_micro_api_cache_ready) {
+    if (!ngx_micro_api_cache_ready || fresh) {
         return NGX_OK;
     }
     for (q = ngx_queue_head(&ngx_micro_api_cache);
@@ -265,6 +275,7 @@ ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
         }
         pc->connection = c;
         pc->cached = 1;
+        call->cached = 1;
         return NGX_DONE;
     }
     return NGX_OK;
@@ -288,7 +299,8 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
         (*call->inflight)--;
         call->inflight = NULL;
     }
-    if (pc->sockaddr) {
+    /* a kept connection the node closed says nothing about the node */
+    if (pc->sockaddr && !(pc->cached && (state & NGX_PEER_FAILED))) {
         ngx_micro_api_mark(&call->node, state & NGX_PEER_FAILED);
     }
 
@@ -347,6 +359,15 @@ ngx_micro_api_peer_init(ngx_http_request_t *r,
     r->upstream->peer.free = ngx_micro_api_free_peer;
     r->upstream->peer.data = call;
     r->upstream->peer.tries = call->nodes > 1 ? 2 : 1;
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_micro_api_peer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    us->peer.init = ngx_micro_api_peer_init;
     return NGX_OK;
 }
 

@@ -18,6 +18,10 @@ void ngx_micro_api_peer_exit(void);
 /* An upstream configuration whose peers each request's call supplies. */
 ngx_http_upstream_srv_conf_t *ngx_micro_api_peer_conf(ngx_conf_t *cf);
 
+/* The same for an upstream{} of NGINX's (its init_upstream). */
+ngx_int_t ngx_micro_api_peer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+
 /* Calls to a node ("host:port") in flight from this worker. */
 ngx_uint_t ngx_micro_api_node_inflight(const char *address);
 

@@ -19,6 +19,7 @@ typedef struct {
     ngx_str_t                    node;          /* "host:port", pool copy */
     ngx_uint_t                   nodes;         /* of the service */
     ngx_uint_t                   tried;
+    ngx_uint_t                   cached;        /* last try on a kept one */
     ngx_uint_t                  *inflight;      /* counted on node, or NULL */
     ngx_str_t                    node_id;
     struct sockaddr             *sockaddr;

@@ -1,0 +1,157 @@
+#!/usr/bin/perl
+# The gateway's proxy handler (micro_api handler=proxy): plain-HTTP API
+# services found in the registry, behind NGINX's proxy module. Real nginx
+# (conf.example/gateway.conf), redis, two nodes of a Python HTTP service
+# (t/httpsvc.py) and a third-party WebSocket client (python3-websockets).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MicroTest;
+
+my $PY = '/usr/bin/python3';
+
+my $t = MicroTest->new;
+$t->redis;
+local $ENV{MICRO_REGISTRY} = $t->redis_url;
+
+# A node of go.micro.api.shop: the Python service, registered by the CLI.
+sub node {
+    my ($name) = @_;
+    my $port = MicroTest::free_port();
+    my $pid = $t->spawn("httpsvc-$name", $PY, "$FindBin::Bin/httpsvc.py",
+                        $port, $name);
+    MicroTest::wait_until(sub { MicroTest::port_open($port) }, "$name up")
+        or die "httpsvc $name did not start";
+    my ($rc, undef, $err) = $t->micro('register', 'service', encode_json({
+        name => 'go.micro.api.shop', version => '1',
+        nodes => [{ id => "shop-$name", address => "127.0.0.1:$port",
+                    metadata => {} }] }));
+    die "register: $err" if $rc;
+    return $pid;
+}
+
+my $a_pid = node('a');
+my $b_pid = node('b');
+
+$t->nginx($t->example_conf('gateway.conf'));
+my $gw = 'http://127.0.0.1:' . $t->port('8082');
+
+sub call {
+    my ($method, $url, $body, %h) = @_;
+    my $r = $t->http($method, $url, defined $body ? (content => $body) : (),
+        headers => \%h);
+    my $json = eval { decode_json($r->{content}) };
+    return ($r->{status}, $json, $r);
+}
+
+ok(MicroTest::wait_until(sub {
+    my (undef, undef, $r) = call(GET => "$gw/shop/ready");
+    $r->{status} == 200;
+}, 'the shop routable'), 'the shop is routable through the gateway');
+
+# --- requests as the node sees them ----------------------------------------
+
+my ($status, $json, $r) = call(GET => "$gw/shop/items/42?color=red&x=%20",
+    undef, 'X-Forwarded-For' => '10.1.1.1', 'X-Custom' => 'kept');
+is($status, 200, 'GET: 200');
+is($json->{method}, 'GET', 'the method');
+is($json->{path}, '/shop/items/42?color=red&x=%20', 'the whole path and query');
+is($json->{headers}{Host}, '127.0.0.1:' . $t->port('8082'),
+   'Host: as the client sent it');
+is($json->{headers}{'X-Forwarded-For'}, '10.1.1.1, 127.0.0.1',
+   'X-Forwarded-For: the client appended');
+is($json->{headers}{'X-Custom'}, 'kept', 'the client\'s headers');
+like($json->{headers}{'Micro-Id'} // '', qr/^[0-9a-f]{32}$/,
+     'a Micro-Id for the node');
+is($r->{headers}{'micro-id'}, $json->{headers}{'Micro-Id'},
+   'the same one to the client');
+ok(!exists $json->{headers}{Connection}, 'no "Connection: close" (kept)');
+is($r->{headers}{'x-node'}, $json->{node}, 'the node\'s own headers');
+
+($status, $json) = call(POST => "$gw/shop/orders", '{"item":42}',
+    'Content-Type' => 'application/json', 'Micro-Id' => 'order-7');
+is($json->{method}, 'POST', 'POST');
+is($json->{body}, '{"item":42}', 'the body');
+is($json->{headers}{'Micro-Id'}, 'order-7', 'the client\'s Micro-Id kept');
+for my $m (qw(PUT PATCH DELETE)) {
+    ($status, $json) = call($m => "$gw/shop/orders/1", 'x');
+    is($json->{method}, $m, "$m goes through");
+}
+
+($status, $json, $r) = call(GET => "$gw/shop/big/chunked");
+is($status, 200, 'a chunked reply');
+is($json->{path}, '/shop/big/chunked', 'arrives whole');
+
+($status, $json, $r) = call(GET => "$gw/shop/x/status/418");
+is($status, 418, 'the node\'s status');
+is($json->{path}, '/shop/x/status/418', 'with the node\'s own body');
+
+($status, $json, $r) = call(GET => "$gw/v1/shop/x");
+is($status, 404, '/v1/shop: go.micro.api.v1.shop, not registered: 404');
+is($json->{id}, 'go.micro.api', 'go-micro\'s error JSON');
+is($json->{detail}, 'service not found', 'service not found');
+($status, $json) = call(GET => "$gw/");
+is($status, 404, '/ names no service: 404');
+($status, $json) = call(GET => "$gw/bad_name/x");
+is($status, 404, 'an invalid name: 404');
+
+# --- selection, keepalive, failover -----------------------------------------
+
+my (%nodes, %conns);
+for (1 .. 20) {
+    ($status, $json) = call(GET => "$gw/shop/n");
+    $nodes{$json->{node}}++ if $status == 200;
+    $conns{"$json->{node}:$json->{conn}"}++ if $status == 200;
+}
+is_deeply(\%nodes, { a => 10, b => 10 }, 'round_robin over the two nodes');
+cmp_ok(scalar(keys %conns), '<=', 2,
+       'one kept connection a node (' . join(' ', sort keys %conns) . ')');
+
+$t->stop($b_pid, 'KILL');
+my ($ok, $failed) = (0, 0);
+for (1 .. 20) {
+    ($status, $json) = call(GET => "$gw/shop/after");
+    $status == 200 && $json->{node} eq 'a' ? $ok++ : $failed++;
+}
+is($failed, 0, "node b killed -9 (still registered): 0 of 20 GETs failed");
+
+# --- WebSocket ---------------------------------------------------------------
+
+my $ws = 'ws://127.0.0.1:' . $t->port('8082') . '/shop/live';
+my $out = `$PY $FindBin::Bin/ws_client.py $ws hello world 2>&1`;
+my $replies = eval { decode_json($out) };
+is_deeply($replies, ['a: hello', 'a: world', unpack('H*', "a: \x00\x01\xff")],
+          'WebSocket: text and binary messages through the 101 tunnel')
+    or diag($out);
+
+$t->stop($a_pid, 'KILL');
+($status, $json) = call(GET => "$gw/shop/none");
+is($status, 502, 'no node can be reached: 502');
+is($json->{detail}, 'no node of the service could be reached',
+   'as go-micro\'s error JSON');
+
+$t->done;
+
+# --- configuration (nginx -t, its own error log) ---------------------------
+
+$t = MicroTest->new;
+$t->redis;
+my $bad = $t->example_conf('gateway.conf');
+$bad =~ s/micro_api handler=proxy;/micro_api handler=proxy;\n            proxy_pass http:\/\/127.0.0.1:1;/;
+my ($good, $msg) = $t->nginx_test($bad, 'bad.conf');
+ok(!$good, 'proxy_pass beside handler=proxy: nginx -t fails');
+like($msg, qr/"proxy_pass" directive is duplicate in .*bad\.conf:\d+/,
+     'and says where') or diag($msg);
+
+$bad = $t->example_conf('gateway.conf');
+$bad =~ s/micro_api handler=proxy;/micro_api handler=grpc;/;
+($good, $msg) = $t->nginx_test($bad, 'bad.conf');
+like($msg, qr/invalid parameter "handler=grpc": expected handler=rpc, handler=api or handler=proxy in .*bad\.conf:\d+/,
+     'an unknown handler: nginx -t names it') or diag($msg);
+
+$t->done;
+done_testing();
