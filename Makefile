@@ -174,7 +174,9 @@ bench: all $(BUILD)/bench/registry_bench $(BUILD)/bench/transcode_bench
 	$(BUILD)/bench/transcode_bench $(GEN)/proto/services.pb
 	bench/rpc.sh
 	bench/gateway.sh
+	bench/handlers.sh
 	bench/scale.sh
+	bench/slow.sh
 
 $(BUILD)/bench/transcode_bench: bench/transcode_bench.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
