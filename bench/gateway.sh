@@ -38,19 +38,7 @@ taskset -c 1 build/bin/greeter --address 127.0.0.1:$greeter --threads 1 \
 pids+=($!)
 
 trivial=$(free_port 29180)
-mkdir -p "$dir/up"
-cat > "$dir/up/nginx.conf" <<CONF
-$(nginx_head $dir/up)
-    server {
-        listen 127.0.0.1:$trivial;
-        keepalive_requests 1000000;
-        location / { default_type application/json;
-                     return 200 '{"msg":"Hello John"}'; }
-    }
-}
-CONF
-nginx -p "$dir/up/" -c "$dir/up/nginx.conf" -e "$dir/up/error.log" &
-pids+=($!)
+start_trivial "$trivial"
 
 api=$(free_port 29181)
 pass=$((api + 1))

@@ -57,6 +57,24 @@ CONF
     done
 }
 
+# The baselines' upstream: an NGINX on core 1 answering every request with
+# the greeter's reply, as cheaply as an HTTP server can.
+start_trivial() {
+    mkdir -p "$dir/up"
+    cat > "$dir/up/nginx.conf" <<CONF
+$(nginx_head $dir/up)
+    server {
+        listen 127.0.0.1:$1;
+        keepalive_requests 1000000;
+        location / { default_type application/json;
+                     return 200 '{"msg":"Hello John"}'; }
+    }
+}
+CONF
+    nginx -p "$dir/up/" -c "$dir/up/nginx.conf" -e "$dir/up/error.log" &
+    pids+=($!)
+}
+
 # wrk on core 0: "req/s p50 p99"
 run_wrk() {
     taskset -c 0 wrk -t1 -c32 -d"${duration}s" --latency "$@" | awk '

@@ -49,10 +49,8 @@ my $pass = 'http://127.0.0.1:' . $t->port('8081');
 
 sub call {
     my ($method, $url, $body, %h) = @_;
-    my $r = $t->http($method, $url, defined $body ? (content => $body) : (),
-        headers => { 'Content-Type' => 'application/json', %h });
-    my $json = eval { decode_json($r->{content}) };
-    return ($r->{status}, $json, $r);
+    return $t->json_call($method, $url, $body,
+                         'Content-Type' => 'application/json', %h);
 }
 
 ok(MicroTest::wait_until(sub {

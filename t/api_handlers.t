@@ -30,13 +30,7 @@ $1/ or die 'no /example/ location in gateway.conf';
 $t->nginx($conf);
 my $gw = 'http://127.0.0.1:' . $t->port('8080');
 
-sub call {
-    my ($method, $url, $body, %h) = @_;
-    my $r = $t->http($method, $url, defined $body ? (content => $body) : (),
-        headers => \%h);
-    my $json = eval { decode_json($r->{content}) };
-    return ($r->{status}, $json, $r);
-}
+sub call { $t->json_call(@_) }
 
 ok(MicroTest::wait_until(sub {
     my (undef, $st) = call(GET => "$gw/registry");

@@ -40,13 +40,7 @@ my $b_pid = node('b');
 $t->nginx($t->example_conf('gateway.conf'));
 my $gw = 'http://127.0.0.1:' . $t->port('8082');
 
-sub call {
-    my ($method, $url, $body, %h) = @_;
-    my $r = $t->http($method, $url, defined $body ? (content => $body) : (),
-        headers => \%h);
-    my $json = eval { decode_json($r->{content}) };
-    return ($r->{status}, $json, $r);
-}
+sub call { $t->json_call(@_) }
 
 ok(MicroTest::wait_until(sub {
     my (undef, undef, $r) = call(GET => "$gw/shop/ready");

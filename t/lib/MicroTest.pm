@@ -17,6 +17,7 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use IPC::Open3;
+use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Symbol qw(gensym);
 use Test::More;
@@ -373,6 +374,16 @@ sub http {
     my ($self, $method, $url, %opt) = @_;
     my $ua = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0);
     return $ua->request($method, $url, \%opt);
+}
+
+# One HTTP exchange, the reply's JSON decoded: (status, JSON or undef,
+# the HTTP::Tiny response).
+sub json_call {
+    my ($self, $method, $url, $body, %headers) = @_;
+    my $r = $self->http($method, $url,
+        defined $body ? (content => $body) : (), headers => \%headers);
+    my $json = eval { JSON::PP::decode_json($r->{content}) };
+    return ($r->{status}, $json, $r);
 }
 
 # Ends a test file: stops nginx (checking its logs), everything else this
