@@ -340,23 +340,10 @@ ok(MicroTest::wait_until(sub {
     my $st = (call(GET => "$gw/registry"))[1];
     @{ $st->{services}{'go.micro.srv.pair'} || [] } == 3 }, 'third node'),
     'a third node joins');
-my $mid = $t->dir . '/mid.progress';
-my $getter = fork() // die;
-if ($getter == 0) {
-    my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
-    my $bad = 0;
-    for my $i (1 .. 300) {
-        my $res = $ua->get("$pass/pair/test/echo?text=mid");
-        $bad++ if $res->{status} != 200;
-        MicroTest::write_file($mid, $i) if $i % 10 == 0;
-    }
-    POSIX::_exit($bad > 255 ? 255 : $bad);
-}
-MicroTest::wait_until(sub { (MicroTest::read_file($mid) || 0) >= 100 },
-    'load under way');
-$t->stop($b_pid, 'KILL');
-waitpid($getter, 0);
-is($? >> 8, 0, 'a node killed mid-load: no failed request');
+$failed = $t->under_load(300, sub {
+    $_[0]->get("$pass/pair/test/echo?text=mid")->{status} == 200;
+}, [100], sub { $t->stop($b_pid, 'KILL') });
+is($failed, 0, 'a node killed mid-load: no failed request');
 
 like(MicroTest::read_file($t->dir . '/error.log'),
     qr/micro api: node \Q$a_addr\E put aside for 30 s after 3 failures/,
@@ -364,29 +351,14 @@ like(MicroTest::read_file($t->dir . '/error.log'),
 
 # --- reload under load: no failed request ----------------------------------------------
 
-my $progress = $t->dir . '/load.progress';
-my $load = fork() // die;
-if ($load == 0) {
-    my $ua = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
-    my $bad = 0;
-    for my $i (1 .. 300) {
-        my $res = $ua->request(POST => "$gw/greeter/say/hello",
-            { content => '{"name":"load"}',
-              headers => { 'Content-Type' => 'application/json' } });
-        $bad++ if $res->{status} != 200;
-        MicroTest::write_file($progress, $i) if $i % 20 == 0;
-    }
-    POSIX::_exit($bad > 255 ? 255 : $bad);
-}
-my $master = MicroTest::read_file($t->dir . '/nginx.pid');
-chomp $master;
-for my $mark (20, 140) {
-    MicroTest::wait_until(sub { (MicroTest::read_file($progress) || 0) >= $mark },
-        "load at $mark");
-    kill 'HUP', $master;
-}
-waitpid($load, 0);
-is($? >> 8, 0, 'two reloads under load: no failed request');
+my $master = $t->nginx_master;
+$failed = $t->under_load(300, sub {
+    $_[0]->request(POST => "$gw/greeter/say/hello",
+        { content => '{"name":"load"}',
+          headers => { 'Content-Type' => 'application/json' } })->{status}
+        == 200;
+}, [20, 140], sub { kill 'HUP', $master });
+is($failed, 0, 'two reloads under load: no failed request');
 
 like(MicroTest::read_file($t->dir . '/access.log'),
     qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E upstream=200 id=[0-9a-f]{32}/,

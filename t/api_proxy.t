@@ -105,6 +105,14 @@ is_deeply(\%nodes, { a => 10, b => 10 }, 'round_robin over the two nodes');
 cmp_ok(scalar(keys %conns), '<=', 2,
        'one kept connection a node (' . join(' ', sort keys %conns) . ')');
 
+my $master = $t->nginx_master;
+my $failed_reload = $t->under_load(200, sub {
+    $_[0]->request(POST => "$gw/shop/orders",
+        { content => '{"n":1}' })->{status} == 200;
+}, [20, 100], sub { kill 'HUP', $master });
+is($failed_reload, 0, 'two reloads under 200 POSTs: none failed (new '
+   . 'workers wait for their registry)');
+
 $t->stop($b_pid, 'KILL');
 my ($ok, $failed) = (0, 0);
 for (1 .. 20) {

@@ -386,6 +386,40 @@ sub json_call {
     return ($r->{status}, $json, $r);
 }
 
+# Runs $n requests in a child process ($request->(HTTP::Tiny) returns true
+# for a success) and $action->() each time the child has done as many as
+# a mark in @$marks; returns how many requests failed.
+sub under_load {
+    my ($self, $n, $request, $marks, $action) = @_;
+    my $progress = "$self->{dir}/load.progress";
+    unlink $progress;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my $ua = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0);
+        my $bad = 0;
+        for my $i (1 .. $n) {
+            $bad++ unless $request->($ua);
+            write_file($progress, $i);
+        }
+        POSIX::_exit($bad > 255 ? 255 : $bad);
+    }
+    for my $mark (@$marks) {
+        wait_until(sub { (read_file($progress) || 0) >= $mark },
+                   "load at $mark");
+        $action->();
+    }
+    waitpid($pid, 0);
+    return $? >> 8;
+}
+
+# The nginx master's pid.
+sub nginx_master {
+    my ($self) = @_;
+    my $pid = read_file("$self->{dir}/nginx.pid");
+    chomp $pid;
+    return $pid;
+}
+
 # Ends a test file: stops nginx (checking its logs), everything else this
 # object started, and removes the temp dir unless a test failed.
 sub done {
