@@ -52,11 +52,13 @@ ngx_int_t
 ngx_micro_api_proxy_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t  s;
+    ngx_str_t                  s;
+    ngx_http_core_srv_conf_t  *cscf;
 
     if (data == NGX_MICRO_API_PROXY_HOST) {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
         s = r->headers_in.host ? r->headers_in.host->value
-                               : r->headers_in.server;
+                               : cscf->server_name;       /* as $host */
     } else if (r->headers_in.upgrade) {
         ngx_str_set(&s, "upgrade");
     } else {
