@@ -428,6 +428,14 @@ ngx_micro_api_error_from(ngx_http_request_t *r, const char *id,
     micro_buf_t        json = { 0 };
     micro_rpc_error_t  e;
 
+    /* an answer before the body was read: the body is read and dropped */
+    if (r->request_body == NULL) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     micro_rpc_error_set(&e, id, (int) status, "%s", detail);
     if (micro_rpc_error_json(&e, &json) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -553,10 +561,8 @@ ngx_micro_api_handler(ngx_http_request_t *r)
         && !(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PUT
                           |NGX_HTTP_PATCH|NGX_HTTP_DELETE)))
     {
-        rc = ngx_http_discard_request_body(r);
-        return rc != NGX_OK ? rc
-                            : ngx_micro_api_error(r, NGX_HTTP_NOT_ALLOWED,
-                                                  "method not allowed");
+        return ngx_micro_api_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "method not allowed");
     }
 
     ctx = ngx_micro_api_resolve(r);
@@ -568,15 +574,16 @@ ngx_micro_api_handler(ngx_http_request_t *r)
                    : (alcf->handler == NGX_MICRO_API_HANDLER_PROXY)
                    ? ngx_micro_api_call_proxy : ngx_micro_api_call;
     if (ctx->resolved != 1) {
-        rc = ngx_http_discard_request_body(r);
-        return rc != NGX_OK ? rc
-                            : ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND,
-                                                  "not found");
+        return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    }
+
+    /* the proxy module reads the body itself, as it is configured to */
+    if (alcf->handler == NGX_MICRO_API_HANDLER_PROXY) {
+        return ngx_micro_api_call_proxy(r);
     }
 
     /* the body is used whole: keep it in one memory buffer if it fits */
-    r->request_body_in_single_buf =
-        (alcf->handler != NGX_MICRO_API_HANDLER_PROXY);
+    r->request_body_in_single_buf = 1;
     rc = ngx_http_read_client_request_body(r, ngx_micro_api_body_handler);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -1063,7 +1070,9 @@ ngx_micro_api_wait_handler(ngx_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
     rc = ctx->handler(r);
-    if (rc != NGX_DONE) {
+
+    /* the proxy module took a reference of its own: ours is dropped */
+    if (rc != NGX_DONE || (ctx->proxy && !ctx->wait.timer_set)) {
         ngx_http_finalize_request(r, rc);
     }
     ngx_http_run_posted_requests(c);
@@ -1101,6 +1110,11 @@ ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
         ctx->wait.handler = ngx_micro_api_wait_handler;
         ctx->wait.data = r;
         ctx->wait.log = r->connection->log;
+
+        /* the others wait holding the body's reference; proxy has none */
+        if (ctx->proxy) {
+            r->main->count++;
+        }
     }
     ctx->waited += NGX_MICRO_API_LOAD_STEP;
     ngx_add_timer(&ctx->wait, NGX_MICRO_API_LOAD_STEP);
@@ -1319,13 +1333,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ctx->called = 1;
 
     if (ctx->proxy) {
-        /* it reads the body (already in) and so holds the request itself;
-         * the reference the body handler kept for us is dropped */
-        rc = alcf->proxy(r);
-        if (rc == NGX_DONE) {
-            ngx_http_finalize_request(r, NGX_DONE);
-        }
-        return rc;
+        return alcf->proxy(r);
     }
 
     return ngx_micro_api_upstream_start(r, call, ctx->upstream

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use MicroTest;
@@ -37,7 +38,16 @@ sub node {
 my $a_pid = node('a');
 my $b_pid = node('b');
 
-$t->nginx($t->example_conf('gateway.conf'));
+# and the same with the request body streamed to the node
+my $conf = $t->example_conf('gateway.conf');
+$conf =~ s/(            micro_api handler=proxy;\n(?:.*\n)*?        \}\n)/$1
+        location \/unbuffered\/ {
+            rewrite ^\/unbuffered(\/.*)\$ \$1 break;
+            micro_api handler=proxy;
+            proxy_request_buffering off;
+        }
+/ or die 'no handler=proxy location in gateway.conf';
+$t->nginx($conf);
 my $gw = 'http://127.0.0.1:' . $t->port('8082');
 
 sub call { $t->json_call(@_) }
@@ -92,6 +102,24 @@ is($json->{detail}, 'service not found', 'service not found');
 is($status, 404, '/ names no service: 404');
 ($status, $json) = call(GET => "$gw/bad_name/x");
 is($status, 404, 'an invalid name: 404');
+
+# with proxy_request_buffering off the node gets the request before its
+# body is all in (here it answers at once; the client never sends the rest)
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    PeerPort => $t->port('8082'), Timeout => 30) or die "connect: $!";
+print $sock "POST /unbuffered/shop/early HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Length: 100\r\nConnection: close\r\n\r\nhalf";
+my $reply = eval {
+    local $SIG{ALRM} = sub { die "no reply\n" };
+    alarm 30;
+    local $/;
+    my $all = <$sock>;
+    alarm 0;
+    $all;
+} // $@;
+like($reply, qr{^HTTP/1\.1 200 .*\r\n\r\nearly\z}s,
+     'proxy_request_buffering off: the body streams to the node');
+close $sock;
 
 # --- selection, keepalive, failover -----------------------------------------
 

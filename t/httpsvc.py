@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A plain-HTTP API service for the proxy handler tests, on Python's
 standard library: any request is answered with what arrived, as JSON;
-a path ending in /chunked is answered in chunks and one ending in
-/status/NNN with that status; a WebSocket upgrade (RFC 6455) is accepted
+a path ending in /chunked is answered in chunks, one ending in
+/status/NNN with that status, one ending in /early at once, its body
+unread; a WebSocket upgrade (RFC 6455) is accepted
 and each message echoed back as "NAME: message". Prints "listening on
 PORT" once it accepts connections.
 
@@ -28,6 +29,14 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
+        if self.path.endswith("/early"):       # answers before the body
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"early")
+            self.close_connection = True
+            return
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n).decode("utf-8", "replace")
         reply = json.dumps({
