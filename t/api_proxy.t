@@ -166,6 +166,18 @@ is($json->{detail}, 'no node of the service could be reached',
 
 $t->done;
 
+# --- a worker that never loaded its registry (Redis down from the start) --
+
+$t = MicroTest->new;
+$t->redis;
+$t->redis_stop;
+$t->nginx($t->example_conf('gateway.conf'));
+($status, $json) = call(POST => 'http://127.0.0.1:' . $t->port('8082')
+                        . '/shop/x', '{"n":1}');
+is($status, 404, 'no registry yet: the request waits for it (5 s), then 404');
+is($json->{detail}, 'service not found', 'service not found');
+$t->done;
+
 # --- configuration (nginx -t, its own error log) ---------------------------
 
 $t = MicroTest->new;
