@@ -1676,6 +1676,11 @@ ngx_micro_api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         r->headers_out.content_length_n = len;
         rc = ngx_micro_api_next_header_filter(r);
         if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            /* no body goes out (HEAD, 204, 304): this one is done with,
+             * or the upstream would wait for it to be sent */
+            for (cl = in; cl; cl = cl->next) {
+                cl->buf->pos = cl->buf->last;
+            }
             return rc;
         }
         return ngx_micro_api_next_body_filter(r, in);
