@@ -96,22 +96,93 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
 }
 
 
+/*
+ * The client's headers go to the service as metadata, as go-micro passes
+ * them, but for those of the transport (Micro-*, X-Micro-*: a client
+ * cannot choose the endpoint), of the body's framing and hop by hop.
+ */
+static ngx_uint_t
+ngx_micro_api_metadata(ngx_table_elt_t *h)
+{
+    ngx_str_t  *name;
+
+    static ngx_str_t  own[] = {
+        ngx_string("host"), ngx_string("content-length"),
+        ngx_string("content-type"), ngx_string("transfer-encoding"),
+        ngx_string("connection"), ngx_string("keep-alive"),
+        ngx_string("upgrade"), ngx_string("te"), ngx_string("trailer"),
+        ngx_string("expect"), ngx_string("proxy-connection"),
+        ngx_null_string
+    };
+
+    if ((h->key.len >= 6
+         && ngx_strncasecmp(h->key.data, (u_char *) "micro-", 6) == 0)
+        || (h->key.len >= 8
+            && ngx_strncasecmp(h->key.data, (u_char *) "x-micro-", 8) == 0))
+    {
+        return 0;
+    }
+    for (name = own; name->len; name++) {
+        if (name->len == h->key.len
+            && ngx_strncasecmp(name->data, h->key.data, name->len) == 0)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* The metadata header lines: their length, and with p, written at p. */
+static size_t
+ngx_micro_api_put_metadata(ngx_http_request_t *r, u_char *p)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+    for (i = 0; /* void */ ; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+        if (!ngx_micro_api_metadata(&h[i])) {
+            continue;
+        }
+        len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
+        if (p) {
+            p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
+        }
+    }
+    return len;
+}
+
+
 /* Head and body of the micro transport request, in one chain. */
 static ngx_int_t
 ngx_micro_api_create_request(ngx_http_request_t *r)
 {
-    size_t                         len;
+    size_t                         len, metadata;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl, *body;
     ngx_micro_api_call_t          *call;
     ngx_micro_api_upstream_ctx_t  *ctx = r->upstream->input_filter_ctx;
 
     call = ctx->call;
+    metadata = ngx_micro_api_put_metadata(r, NULL);
     len = sizeof("POST / HTTP/1.1" CRLF "Host: " CRLF "Content-Type: " CRLF
                  "Micro-Service: " CRLF "Micro-Endpoint: " CRLF "Micro-Id: "
                  CRLF "Content-Length: " CRLF CRLF) - 1
           + call->node.len + call->content_type.len + call->service.len
-          + call->endpoint.len + call->id.len + NGX_OFF_T_LEN;
+          + call->endpoint.len + call->id.len + NGX_OFF_T_LEN + metadata;
 
     b = ngx_create_temp_buf(r->pool, len);
     cl = ngx_alloc_chain_link(r->pool);
@@ -122,9 +193,12 @@ ngx_micro_api_create_request(ngx_http_request_t *r)
     b->last = ngx_sprintf(b->last, "POST / HTTP/1.1" CRLF "Host: %V" CRLF
                           "Content-Type: %V" CRLF "Micro-Service: %V" CRLF
                           "Micro-Endpoint: %V" CRLF "Micro-Id: %V" CRLF
-                          "Content-Length: %uz" CRLF CRLF,
+                          "Content-Length: %uz" CRLF,
                           &call->node, &call->content_type, &call->service,
                           &call->endpoint, &call->id, call->body.len);
+    ngx_micro_api_put_metadata(r, b->last);
+    b->last += metadata;
+    *b->last++ = CR; *b->last++ = LF;
     cl->buf = b;
     cl->next = NULL;
 

@@ -150,6 +150,24 @@ is($r->{headers}{'micro-id'}, 'trace-42', 'and comes back');
 like($j->{id} // '', qr/^[0-9a-f]{32}$/, 'without one, the gateway makes one');
 is($r->{headers}{'micro-id'}, $j->{id}, 'the same it returns');
 
+# the client's headers reach the service as metadata, not the transport's
+sub header_at_service {
+    my ($name, %h) = @_;
+    my ($c, $j) = call(POST => "$pass/test/test/header",
+                       encode_json({ text => $name }), %h);
+    return $c == 200 ? $j->{text} // '' : "status $c";   # "" is left out
+}
+is(header_at_service('Authorization', Authorization => 'Bearer t0k'),
+   'Bearer t0k', 'a client header reaches the service as metadata');
+is(header_at_service('X-Tenant', 'X-Tenant' => 'acme'), 'acme',
+   'another one');
+is(header_at_service('Micro-Endpoint', 'Micro-Endpoint' => 'Test.Fail'),
+   'Test.Header', 'a client cannot choose the endpoint (Micro-* dropped)');
+is(header_at_service('X-Micro-Endpoint', 'X-Micro-Endpoint' => 'Test.Fail'),
+   '', 'nor by X-Micro-*');
+is(header_at_service('Content-Type'), 'application/json',
+   'Content-Type is the call\'s own');
+
 # --- errors ---------------------------------------------------------------------------
 
 sub error_is {

@@ -5,6 +5,8 @@
  * returns the asked error. Test.Block lets tests hold a request in flight
  * for exactly as long as they need, with no timing involved. --delay
  * makes every Test.Echo take that long (a slow node, for benchmarks).
+ * Test.Header answers with the value of the request header named by text
+ * (the metadata a call came with).
  * For the gateway's api handler: Test.Api answers a go.api.Request with
  * the request as JSON, its reply shaped by the query (status=N,
  * header=Name:Value, type=Content-Type, body=TEXT); Test.BadApi answers
@@ -53,6 +55,21 @@ test_echo(micro_request_t *r, const ProtobufCMessage *in,
     if (micro_request_header(r, "Micro-Id")) {
         resp->id = micro_request_strdup(r, micro_request_header(r, "Micro-Id"));
     }
+    return 0;
+}
+
+
+static int
+test_header(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    const Micro__Test__EchoRequest  *req = (const void *) in;
+    Micro__Test__EchoResponse       *resp = (void *) out;
+    const char                      *value;
+
+    (void) data;
+    value = micro_request_header(r, req->text);
+    resp->text = micro_request_strdup(r, value ? value : "");
     return 0;
 }
 
@@ -248,6 +265,10 @@ main(int argc, char **argv)
                         &micro__test__echo_request__descriptor,
                         &micro__test__echo_response__descriptor,
                         test_echo, NULL);
+    micro_server_handle(server, "Test.Header",
+                        &micro__test__echo_request__descriptor,
+                        &micro__test__echo_response__descriptor,
+                        test_header, NULL);
     micro_server_handle(server, "Test.Sleep",
                         &micro__test__sleep_request__descriptor,
                         &micro__test__sleep_response__descriptor,
