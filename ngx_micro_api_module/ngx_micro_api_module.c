@@ -39,6 +39,7 @@
 #define NGX_MICRO_API_RANDOM       0
 #define NGX_MICRO_API_ROUND_ROBIN  1
 #define NGX_MICRO_API_LEAST_INFLIGHT  2
+#define NGX_MICRO_API_PEAK_EWMA       3
 
 #define NGX_MICRO_API_HANDLER_RPC    0    /* go-micro's handlers */
 #define NGX_MICRO_API_HANDLER_API    1
@@ -138,6 +139,7 @@ static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
     { ngx_string("random"), NGX_MICRO_API_RANDOM },
     { ngx_string("round_robin"), NGX_MICRO_API_ROUND_ROBIN },
     { ngx_string("least_inflight"), NGX_MICRO_API_LEAST_INFLIGHT },
+    { ngx_string("peak_ewma"), NGX_MICRO_API_PEAK_EWMA },
     { ngx_null_string, 0 }
 };
 static char *ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data);
@@ -890,8 +892,9 @@ ngx_micro_api_scan(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
 
 
 /*
- * A node by the location's strategy. least_inflight: the power of two
- * random choices, the one with fewer calls in flight from this worker.
+ * A node by the location's strategy. least_inflight and peak_ewma: the
+ * power of two random choices, the one with fewer calls in flight from
+ * this worker, or with the lower latency average times calls in flight.
  */
 static const micro_service_t *
 ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
@@ -903,12 +906,16 @@ ngx_micro_api_pick(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
         return ngx_micro_api_scan(r, alcf, svc, version, alcf->next++, NULL);
     }
     a = ngx_micro_api_scan(r, alcf, svc, version, ngx_random(), NULL);
-    if (alcf->selector != NGX_MICRO_API_LEAST_INFLIGHT || a == NULL) {
+    if (alcf->selector == NGX_MICRO_API_RANDOM || a == NULL) {
         return a;
     }
     b = ngx_micro_api_scan(r, alcf, svc, version, ngx_random(), a);
     if (b == NULL || ngx_micro_api_node_down(b->nodes[0].address)) {
         return a;
+    }
+    if (alcf->selector == NGX_MICRO_API_PEAK_EWMA) {
+        return ngx_micro_api_node_cost(b->nodes[0].address)
+               < ngx_micro_api_node_cost(a->nodes[0].address) ? b : a;
     }
     return ngx_micro_api_node_inflight(b->nodes[0].address)
            < ngx_micro_api_node_inflight(a->nodes[0].address) ? b : a;

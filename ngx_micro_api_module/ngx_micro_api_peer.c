@@ -11,6 +11,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
+#include <time.h>
+
 #include "ngx_micro_api_peer.h"
 #include "map.h"
 
@@ -18,6 +21,7 @@
 #define NGX_MICRO_API_KEEPALIVE_TIMEOUT  60000
 #define NGX_MICRO_API_MARK_FAILURES      3        /* go-micro's blacklist */
 #define NGX_MICRO_API_MARK_COOLDOWN      30000
+#define NGX_MICRO_API_EWMA_TAU           10e6     /* us: 10 s, as Finagle */
 
 
 typedef struct {
@@ -28,8 +32,16 @@ typedef struct {
 /* "host:port" -> mark, for the nodes that failed lately (this worker) */
 static micro_map_t  ngx_micro_api_marks;
 
-/* "host:port" -> calls in flight (this worker); entries stay, one a node */
-static micro_map_t  ngx_micro_api_inflight;
+/* What a worker sees of a node's load: calls in flight, and its latency
+ * as a peak-sensitive moving average (Finagle's peak EWMA). */
+struct ngx_micro_api_load_s {
+    ngx_uint_t                 inflight;
+    double                     ewma;         /* us */
+    uint64_t                   stamp;        /* us, of the last sample */
+};
+
+/* "host:port" -> load (this worker); entries stay, one a node */
+static micro_map_t  ngx_micro_api_loads;
 
 
 typedef struct {
@@ -96,36 +108,88 @@ void
 ngx_micro_api_peer_exit(void)
 {
     ngx_micro_api_map_free(&ngx_micro_api_marks);
-    ngx_micro_api_map_free(&ngx_micro_api_inflight);
+    ngx_micro_api_map_free(&ngx_micro_api_loads);
+}
+
+
+static uint64_t
+ngx_micro_api_now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 
 ngx_uint_t
 ngx_micro_api_node_inflight(const char *address)
 {
-    ngx_uint_t  *n = micro_map_get(&ngx_micro_api_inflight, address);
+    ngx_micro_api_load_t  *load = micro_map_get(&ngx_micro_api_loads,
+                                                address);
 
-    return n ? *n : 0;
+    return load ? load->inflight : 0;
 }
 
 
-/* The counter of the call's node, made on first use; NULL without memory. */
-static ngx_uint_t *
-ngx_micro_api_inflight_counter(ngx_str_t *node)
+/*
+ * Peak EWMA's cost: the latency average, decayed for the time since its
+ * last sample (so a node avoided for being slow is tried again in time),
+ * times the calls in flight plus one. A node never called costs least.
+ */
+double
+ngx_micro_api_node_cost(const char *address)
 {
-    char         key[NGX_SOCKADDR_STRLEN + 1];
-    ngx_uint_t  *n;
+    double                 w;
+    ngx_micro_api_load_t  *load = micro_map_get(&ngx_micro_api_loads,
+                                                address);
+
+    if (load == NULL) {
+        return 0;
+    }
+    w = exp(-(double) (ngx_micro_api_now_us() - load->stamp)
+            / NGX_MICRO_API_EWMA_TAU);
+    return (load->ewma * w + 1) * (load->inflight + 1);
+}
+
+
+/* A call's latency: a peak counts at once, lower ones as time passes. */
+static void
+ngx_micro_api_sample(ngx_micro_api_load_t *load, uint64_t started)
+{
+    double    rtt, w;
+    uint64_t  now = ngx_micro_api_now_us();
+
+    rtt = (double) (now - started);
+    if (rtt > load->ewma) {
+        load->ewma = rtt;
+    } else {
+        w = exp(-(double) (now - load->stamp) / NGX_MICRO_API_EWMA_TAU);
+        load->ewma = load->ewma * w + rtt * (1 - w);
+    }
+    load->stamp = now;
+}
+
+
+/* The load of the call's node, made on first use; NULL without memory. */
+static ngx_micro_api_load_t *
+ngx_micro_api_load(ngx_str_t *node)
+{
+    char                   key[NGX_SOCKADDR_STRLEN + 1];
+    ngx_micro_api_load_t  *load;
 
     ngx_micro_api_key(key, sizeof(key), node);
-    n = micro_map_get(&ngx_micro_api_inflight, key);
-    if (n == NULL) {
-        n = calloc(1, sizeof(*n));
-        if (n == NULL || micro_map_set(&ngx_micro_api_inflight, key, n) != 0) {
-            free(n);
+    load = micro_map_get(&ngx_micro_api_loads, key);
+    if (load == NULL) {
+        load = calloc(1, sizeof(*load));
+        if (load == NULL
+            || micro_map_set(&ngx_micro_api_loads, key, load) != 0)
+        {
+            free(load);
             return NULL;
         }
     }
-    return n;
+    return load;
 }
 
 
@@ -235,10 +299,11 @@ ngx_micro_api_get_peer(ngx_peer_connection_t *pc, void *data)
     call->tried++;
 
     /* paired with free_peer, which NGINX calls once for each try */
-    call->inflight = ngx_micro_api_inflight_counter(&call->node);
-    if (call->inflight) {
-        (*call->inflight)++;
+    call->load = ngx_micro_api_load(&call->node);
+    if (call->load) {
+        call->load->inflight++;
     }
+    call->started = ngx_micro_api_now_us();
 
     pc->sockaddr = call->sockaddr;
     pc->socklen = call->socklen;
@@ -295,9 +360,12 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
     if (pc->tries) {
         pc->tries--;
     }
-    if (call->inflight) {
-        (*call->inflight)--;
-        call->inflight = NULL;
+    if (call->load) {
+        call->load->inflight--;
+        if (state == 0) {
+            ngx_micro_api_sample(call->load, call->started);
+        }
+        call->load = NULL;
     }
     /* a kept connection the node closed says nothing about the node */
     if (pc->sockaddr && !(pc->cached && (state & NGX_PEER_FAILED))) {

@@ -25,6 +25,9 @@ ngx_int_t ngx_micro_api_peer_init_upstream(ngx_conf_t *cf,
 /* Calls to a node ("host:port") in flight from this worker. */
 ngx_uint_t ngx_micro_api_node_inflight(const char *address);
 
+/* Peak EWMA's cost of a node: its latency average times calls in flight. */
+double ngx_micro_api_node_cost(const char *address);
+
 /* 1 while a node ("host:port") is put aside after failures. */
 ngx_uint_t ngx_micro_api_node_down(const char *address);
 

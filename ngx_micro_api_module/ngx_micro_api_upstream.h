@@ -11,6 +11,9 @@
 #include <micro/transcode.h>
 
 
+typedef struct ngx_micro_api_load_s  ngx_micro_api_load_t;   /* peer.c */
+
+
 /* What the handler decided: where to, what, and how to read the reply. */
 typedef struct {
     ngx_http_request_t          *request;
@@ -20,7 +23,8 @@ typedef struct {
     ngx_uint_t                   nodes;         /* of the service */
     ngx_uint_t                   tried;
     ngx_uint_t                   cached;        /* last try on a kept one */
-    ngx_uint_t                  *inflight;      /* counted on node, or NULL */
+    ngx_micro_api_load_t        *load;          /* counted on node, or NULL */
+    uint64_t                     started;       /* us, this try */
     ngx_str_t                    node_id;
     struct sockaddr             *sockaddr;
     socklen_t                    socklen;

@@ -3,6 +3,9 @@
 # flight): with calls held on one node, new calls go to the other; once
 # they end, both nodes are used again (the counts went back down). Held
 # with testsrv's Test.Block, released by a file: no timing involved.
+# micro_selector peak_ewma: once a node has taken a second to answer, the
+# calls go to the node answering in milliseconds (the slow one would be
+# tried again only after tens of seconds, well beyond this test).
 # One worker, the test config's default: the counts are per worker.
 
 use strict;
@@ -36,6 +39,13 @@ http {
             micro_selector least_inflight;
             micro_read_timeout 120s;
         }
+        location /ewma/ {
+            rewrite ^/ewma(/.*)\$ \$1 break;
+            micro_api;
+            micro_api_namespace go.micro.srv;
+            micro_selector peak_ewma;
+            micro_read_timeout 120s;
+        }
         location = /rpc { micro_rpc go.micro.srv; micro_read_timeout 120s; }
         location = /registry { micro_registry_status; }
     }
@@ -50,10 +60,11 @@ ok(MicroTest::wait_until(sub {
     'the gateway sees both nodes');
 
 sub nodes_of {
-    my ($n) = @_;
+    my ($n, $path) = @_;
     my %at;
     for (1 .. $n) {
-        my $r = $t->http(POST => "$gw/busy/test/echo", content => '{}',
+        my $r = $t->http(POST => $gw . ($path // '/busy/test/echo'),
+            content => '{}',
             headers => { 'Content-Type' => 'application/json' });
         $at{ $r->{status} == 200
             ? decode_json($r->{content})->{node} : "status $r->{status}" }++;
@@ -92,6 +103,29 @@ for my $s (@held) {
 my $at = nodes_of(40);
 is_deeply([ sort keys %$at ], [ sort $a, $b ],
     'with nothing in flight, both nodes take calls again');
+
+# --- peak_ewma --------------------------------------------------------------
+
+my (undef, $fast) = $t->service('testsrv', '--name', 'go.micro.srv.pair');
+my (undef, $slow) = $t->service('testsrv', '--name', 'go.micro.srv.pair',
+                                '--delay', '1000');
+ok(MicroTest::wait_until(sub {
+    my $r = $t->http(GET => "$gw/registry");
+    my $st = eval { decode_json($r->{content}) } || {};
+    @{ $st->{services}{'go.micro.srv.pair'} || [] } == 2 }, 'the pair'),
+    'a fast and a slow node (1 s a call)');
+
+# a node never called costs least, so each is tried once first
+my %tried;
+for (1 .. 10) {
+    my ($node) = keys %{ nodes_of(1, '/ewma/pair/test/echo') };
+    $tried{$node}++;
+    last if keys %tried == 2;
+}
+is_deeply([ sort keys %tried ], [ sort $fast, $slow ],
+    'peak_ewma: both nodes tried');
+is_deeply(nodes_of(20, '/ewma/pair/test/echo'), { $fast => 20 },
+    'peak_ewma: then every call goes to the fast node');
 
 $t->done;
 done_testing();
