@@ -362,7 +362,8 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
     }
     if (call->load) {
         call->load->inflight--;
-        if (state == 0) {
+        /* a WebSocket's lifetime is no call's latency */
+        if (state == 0 && !u->upgrade) {
             ngx_micro_api_sample(call->load, call->started);
         }
         call->load = NULL;
