@@ -129,26 +129,37 @@ close $slow;
 
 # --- pipelined requests are answered in order -----------------------------------
 
+# the second and third run while the first is held (Test.Touch leaves a
+# file), and still their replies wait for the first's
 $gate = "$dir/gate2";
+my ($second, $third) = ("$dir/second", "$dir/third");
 my $p = IO::Socket::INET->new(PeerAddr => $addr) or die;
 print $p join '',
     MicroTest::rpc_request(endpoint => 'Test.Block',
         body => encode_json({ text => $gate, n => 60000 })),
-    MicroTest::rpc_request(endpoint => 'Test.Echo', body => '{"text":"a"}'),
-    MicroTest::rpc_request(endpoint => 'Test.Echo', body => '{"text":"b"}');
+    MicroTest::rpc_request(endpoint => 'Test.Touch',
+        body => encode_json({ text => $second })),
+    MicroTest::rpc_request(endpoint => 'Test.Touch',
+        body => encode_json({ text => $third }));
+ok(MicroTest::wait_until(sub { -e $second && -e $third }, 'touched'),
+    'the requests after a held one are handled meanwhile');
 ok(!IO::Select->new($p)->can_read(0.2),
-    'nothing is answered before the first request');
+    'but nothing is answered before the first request');
 MicroTest::write_file($gate, '');
 my @texts = map { (MicroTest::read_response($p))[2] } 1 .. 3;
-is_deeply([map { decode_json($_)->{text} } @texts], [$gate, 'a', 'b'],
+is_deeply([map { decode_json($_)->{text} } @texts], [$gate, $second, $third],
     'three pipelined replies, in request order');
 
 # keepalive: the same connection serves many requests
+my @replies;
 for my $i (1 .. 20) {
     print $p MicroTest::rpc_request(endpoint => 'Test.Echo',
         body => "{\"n\":$i}");
-    MicroTest::read_response($p);
+    my ($c, undef, $b) = MicroTest::read_response($p);
+    push @replies, "$c " . ((eval { decode_json($b) } || {})->{n} // '-');
 }
+is_deeply(\@replies, [map { "200 $_" } 1 .. 20],
+    'twenty more requests on it, each answered in turn');
 my ($port) = $addr =~ /:(\d+)$/;
 is(MicroTest::connections_to($port), 1, 'one connection served them all');
 close $p;
@@ -169,6 +180,15 @@ is_deeply(decode_json($err), { id => 'go.micro.srv.test', code => 409,
 ($rc, $out) = $t->micro('call', 'go.micro.srv.test', 'Test.Echo', '{"text":"direct"}',
     '--address', $addr, '--metadata', 'Micro-Id=cli-7');
 is(decode_json($out)->{text}, 'direct', 'call --address skips the registry');
+is(decode_json($out)->{id}, 'cli-7', '--metadata reaches the service');
+($rc, $out) = $t->micro('call', 'go.micro.srv.test', 'Test.Header',
+    '{"text":"X-Tenant"}', '--metadata', 'X-Tenant=acme');
+is(decode_json($out)->{text}, 'acme', 'any metadata, as a header');
+($rc, undef, $err) = $t->micro('call', 'go.micro.srv.test', 'Test.Echo', '{}',
+    '--metadata', 'Content-Length=0');
+is($rc, 1, 'metadata may not set a header of the transport');
+is((eval { decode_json($err) } || {})->{detail},
+   'metadata "Content-Length" is the transport\'s own header', 'and says which');
 
 ($rc, undef, $err) = $t->micro('call', 'go.micro.srv.test', 'Test.Sleep',
     '{"ms":3000}', '--timeout', '200ms');

@@ -489,33 +489,69 @@ micro_exchange(int fd, const micro_buf_t *req, micro_response_t *resp,
 }
 
 
+/* Headers the transport writes itself: metadata may not set them. */
+static int
+micro_transport_header(const char *name)
+{
+    static const char  *own[] = { "Host", "Content-Type", "Content-Length",
+                                  "Transfer-Encoding", "Connection",
+                                  "Micro-Service", "Micro-Endpoint",
+                                  "Timeout" };
+    size_t              i;
+
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (strcasecmp(name, own[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* The call's Micro-Id: the caller's metadata, or one made here. */
+static const char *
+micro_call_id(micro_client_t *c, const micro_call_options_t *co, char *buf,
+    size_t size)
+{
+    size_t    i;
+    uint64_t  id;
+
+    for (i = 0; co && i < co->nmetadata; i++) {
+        if (strcasecmp(co->metadata[i].key, "Micro-Id") == 0) {
+            return co->metadata[i].value;
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    id = ++c->seq;
+    pthread_mutex_unlock(&c->lock);
+    snprintf(buf, size, "%d-%llu", (int) getpid(), (unsigned long long) id);
+    return buf;
+}
+
+
 static int
 micro_build_request(micro_client_t *c, micro_buf_t *req, const char *address,
     const char *service, const char *endpoint, const char *content_type,
     const void *body, size_t len, const micro_call_options_t *co,
     int timeout_ms)
 {
-    int       n;
-    size_t    i;
-    char      head[2048];
-    uint64_t  id;
+    int          n;
+    size_t       i;
+    char         head[2048], made[48];
+    const char  *id;
 
-    pthread_mutex_lock(&c->lock);
-    id = ++c->seq;
-    pthread_mutex_unlock(&c->lock);
-
+    id = micro_call_id(c, co, made, sizeof(made));
     n = snprintf(head, sizeof(head),
                  "POST / HTTP/1.1\r\n"
                  "Host: %s\r\n"
                  "Content-Type: %s\r\n"
                  "Micro-Service: %s\r\n"
                  "Micro-Endpoint: %s\r\n"
-                 "Micro-Id: %d-%llu\r\n"
+                 "Micro-Id: %s\r\n"
                  "Timeout: %lld\r\n"
                  "Content-Length: %zu\r\n",
                  address, content_type, service ? service : "", endpoint,
-                 (int) getpid(), (unsigned long long) id,
-                 (long long) timeout_ms * 1000000LL, len);
+                 id, (long long) timeout_ms * 1000000LL, len);
     if (n < 0 || (size_t) n >= sizeof(head)
         || micro_buf_append(req, head, (size_t) n) != MICRO_OK)
     {
@@ -527,6 +563,14 @@ micro_build_request(micro_client_t *c, micro_buf_t *req, const char *address,
         {
             return micro_error_set(MICRO_EINVAL, "invalid metadata \"%s\"",
                                    co->metadata[i].key);
+        }
+        if (micro_transport_header(co->metadata[i].key)) {
+            return micro_error_set(MICRO_EINVAL, "metadata \"%s\" is the "
+                                   "transport's own header",
+                                   co->metadata[i].key);
+        }
+        if (strcasecmp(co->metadata[i].key, "Micro-Id") == 0) {
+            continue;                       /* written above */
         }
         n = snprintf(head, sizeof(head), "%s: %s\r\n", co->metadata[i].key,
                      co->metadata[i].value);

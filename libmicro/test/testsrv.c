@@ -1,7 +1,8 @@
 /*
  * testsrv: the service the RPC tests start. Test.Echo returns its input
- * and the node's address, Test.Sleep blocks for the asked time, Test.Block
- * blocks until the file named by text exists (at most n ms), Test.Fail
+ * (its bag of tags and items too) and the node's address, Test.Sleep blocks for the asked time, Test.Block
+ * blocks until the file named by text exists (at most n ms), Test.Touch
+ * creates the file named by text (a sign the call ran), Test.Fail
  * returns the asked error. Test.Block lets tests hold a request in flight
  * for exactly as long as they need, with no timing involved. --delay
  * makes every Test.Echo take that long (a slow node, for benchmarks).
@@ -51,6 +52,7 @@ test_echo(micro_request_t *r, const ProtobufCMessage *in,
     if (req->data.len) {
         memcpy(resp->data.data, req->data.data, req->data.len);
     }
+    resp->bag = req->bag;             /* the request outlives the packing */
     resp->node = micro_request_strdup(r, micro_server_address(server));
     if (micro_request_header(r, "Micro-Id")) {
         resp->id = micro_request_strdup(r, micro_request_header(r, "Micro-Id"));
@@ -106,6 +108,22 @@ test_block(micro_request_t *r, const ProtobufCMessage *in,
         }
         nanosleep(&ts, NULL);
     }
+    return test_echo(r, in, out, data);
+}
+
+
+static int
+test_touch(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    FILE                            *f;
+    const Micro__Test__EchoRequest  *req = (const void *) in;
+
+    f = fopen(req->text, "w");
+    if (f == NULL) {
+        return micro_request_fail(r, 500, "cannot create %s", req->text);
+    }
+    fclose(f);
     return test_echo(r, in, out, data);
 }
 
@@ -277,6 +295,10 @@ main(int argc, char **argv)
                         &micro__test__echo_request__descriptor,
                         &micro__test__echo_response__descriptor,
                         test_block, NULL);
+    micro_server_handle(server, "Test.Touch",
+                        &micro__test__echo_request__descriptor,
+                        &micro__test__echo_response__descriptor,
+                        test_touch, NULL);
     micro_server_handle(server, "Test.Fail",
                         &micro__test__fail_request__descriptor,
                         &micro__test__fail_response__descriptor,
