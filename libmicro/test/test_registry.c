@@ -438,8 +438,20 @@ test_auth_and_db(void **state)
     micro_service_list_free(&list);
     micro_registry_free(r);
 
-    /* it went into db 3 */
-    reply = micro_test_redis_cmd(&secured, "SELECT 3");
+    /* it went into db 3, not db 0 (each command here is a connection of
+     * its own, in db 0: the script selects db 3 for itself) */
+    reply = micro_test_redis_cmd(&secured, "EVAL %s 1 %s %s",
+        "redis.call('SELECT', 3) "
+        "return redis.call('SISMEMBER', KEYS[1], ARGV[1])",
+        "micro:registry:services", "go.micro.srv.a");
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(reply->integer, 1);
+    freeReplyObject(reply);
+    reply = micro_test_redis_cmd(&secured, "SISMEMBER %s %s",
+        "micro:registry:services", "go.micro.srv.a");
+    assert_non_null(reply);
+    assert_int_equal(reply->integer, 0);
     freeReplyObject(reply);
 
     /* a wrong password is a clear error */

@@ -390,6 +390,21 @@ test_errors(void **state)
 }
 
 
+/* Errors say where: the offset (from 0) at which the parser found them. */
+static void
+test_error_offsets(void **state)
+{
+    (void) state;
+    expect_error("{\"fInt32\":1}x", "value (at offset 12)");
+    expect_error("{\"rInt32\":[1,2,true]}", "expected a number (at offset 15)");
+    expect_error("{\"fString\":\"ab\xc3\x28\"}", "UTF-8 in string (at offset "
+                 "14)");
+    expect_error("{\n  \"fInt32\": 1,\n  \"fBool\": 3\n}",
+                 "field \"fBool\": expected true or false (at offset 28)");
+    expect_error("{\"fMessage\":{\"a\":1,}}", "(at offset 19)");
+}
+
+
 static void
 test_depth_limit(void **state)
 {
@@ -493,6 +508,180 @@ test_wire_checked_by_protobuf_c(void **state)
     assert_int_equal(m->w_timestamp->nanos, 500000000);
     assert_int_equal(m->f_enum, MICRO__TEST__COLOR__BLUE);
     micro__test__everything__free_unpacked(m, NULL);
+    micro_buf_free(&pb);
+}
+
+
+/*
+ * Every field kind both ways against protobuf-c: its encoding printed by
+ * us must be the JSON written here by hand, and that JSON encoded by us
+ * must decode (by protobuf-c) to the same message, so an encoder and a
+ * decoder that share a mistake (zigzag, fixed widths, map keys) still fail.
+ */
+static void
+test_every_field_against_protobuf_c(void **state)
+{
+    int                     p;
+    size_t                  len, len2;
+    uint8_t                 a[1024], a2[1024];
+    micro_buf_t             json = { 0 }, pb = { 0 };
+    Micro__Test__Everything   m = MICRO__TEST__EVERYTHING__INIT, *m2;
+    Micro__Test__Inner        inner = MICRO__TEST__INNER__INIT;
+    Micro__Test__Inner        child = MICRO__TEST__INNER__INIT;
+    Micro__Test__Inner        r1 = MICRO__TEST__INNER__INIT;
+    Micro__Test__Inner       *rmsg[] = { &r1, &child };
+    Google__Protobuf__Timestamp    ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    Google__Protobuf__Int64Value   w64 = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
+    Google__Protobuf__UInt32Value  wu32 = GOOGLE__PROTOBUF__UINT32_VALUE__INIT;
+    Micro__Test__Everything__MStringInt32Entry   ms =
+        MICRO__TEST__EVERYTHING__MSTRING_INT32_ENTRY__INIT, *msp[] = { &ms };
+    Micro__Test__Everything__MInt32StringEntry   mi1 =
+        MICRO__TEST__EVERYTHING__MINT32_STRING_ENTRY__INIT,
+        mi2 = MICRO__TEST__EVERYTHING__MINT32_STRING_ENTRY__INIT,
+        *mip[] = { &mi1, &mi2 };
+    Micro__Test__Everything__MInt64MessageEntry  ml =
+        MICRO__TEST__EVERYTHING__MINT64_MESSAGE_ENTRY__INIT, *mlp[] = { &ml };
+    Micro__Test__Everything__MBoolEnumEntry      mb1 =
+        MICRO__TEST__EVERYTHING__MBOOL_ENUM_ENTRY__INIT,
+        mb2 = MICRO__TEST__EVERYTHING__MBOOL_ENUM_ENTRY__INIT,
+        *mbp[] = { &mb1, &mb2 };
+    Micro__Test__Everything__MUint32BytesEntry   mu =
+        MICRO__TEST__EVERYTHING__MUINT32_BYTES_ENTRY__INIT, *mup[] = { &mu };
+    int32_t                 ri32[] = { -1, 0, 2147483647 };
+    int64_t                 ri64[] = { -9223372036854775807LL - 1, 3 };
+    double                  rd[] = { -2.5, 0 };
+    char                   *rs[] = { "x", "" };
+    Micro__Test__Color        re[] = { MICRO__TEST__COLOR__BLUE,
+                                     MICRO__TEST__COLOR__RED };
+    protobuf_c_boolean      rb[] = { 1, 0 };
+    int32_t                 ru[] = { -7, 300 };
+    const char             *want =
+        "{\"fInt32\":-123456,\"fInt64\":\"-9007199254740993\","
+        "\"fUint32\":4000000000,\"fUint64\":\"18446744073709551615\","
+        "\"fSint32\":-2147483648,\"fSint64\":\"-9223372036854775807\","
+        "\"fFixed32\":4294967295,\"fFixed64\":\"18446744073709551614\","
+        "\"fSfixed32\":-2,\"fSfixed64\":\"-9223372036854775808\","
+        "\"fFloat\":-0.25,\"fDouble\":1e+100,\"fBool\":true,"
+        "\"fString\":\"\u00e9t\u00e9\",\"fBytes\":\"AP+A\","
+        "\"fEnum\":\"BLUE\","
+        "\"fMessage\":{\"a\":-1,\"b\":\"in\",\"child\":{\"a\":9}},"
+        "\"rInt32\":[-1,0,2147483647],"
+        "\"rInt64\":[\"-9223372036854775808\",\"3\"],"
+        "\"rDouble\":[-2.5,0],\"rString\":[\"x\",\"\"],"
+        "\"rMessage\":[{\"b\":\"r\"},{\"a\":9}],"
+        "\"rEnum\":[\"BLUE\",\"RED\"],\"rBool\":[true,false],"
+        "\"rUnpacked\":[-7,300],"
+        "\"mStringInt32\":{\"k\":-5},"
+        "\"mInt32String\":{\"-2147483648\":\"min\",\"7\":\"seven\"},"
+        "\"mInt64Message\":{\"-9007199254740993\":{\"b\":\"r\"}},"
+        "\"mBoolEnum\":{\"true\":\"GREEN\",\"false\":\"BLUE\"},"
+        "\"mUint32Bytes\":{\"4294967295\":\"/w==\"},"
+        "\"oInt32\":-3,"
+        "\"wTimestamp\":\"1969-12-31T23:59:59.999Z\","
+        "\"wInt64\":\"-5\",\"wUint32\":4294967295,"
+        "\"fieldNameWithUnderscores\":80,\"fieldName2\":81}";
+
+    (void) state;
+    m.f_int32 = -123456;
+    m.f_int64 = -9007199254740993LL;
+    m.f_uint32 = 4000000000U;
+    m.f_uint64 = 18446744073709551615ULL;
+    m.f_sint32 = -2147483647 - 1;
+    m.f_sint64 = -9223372036854775807LL;
+    m.f_fixed32 = 4294967295U;
+    m.f_fixed64 = 18446744073709551614ULL;
+    m.f_sfixed32 = -2;
+    m.f_sfixed64 = -9223372036854775807LL - 1;
+    m.f_float = -0.25f;
+    m.f_double = 1e100;
+    m.f_bool = 1;
+    m.f_string = "\xc3\xa9t\xc3\xa9";
+    m.f_bytes.data = (uint8_t *) "\x00\xff\x80";
+    m.f_bytes.len = 3;
+    m.f_enum = MICRO__TEST__COLOR__BLUE;
+    inner.a = -1;
+    inner.b = "in";
+    child.a = 9;
+    inner.child = &child;
+    m.f_message = &inner;
+    m.n_r_int32 = 3;
+    m.r_int32 = ri32;
+    m.n_r_int64 = 2;
+    m.r_int64 = ri64;
+    m.n_r_double = 2;
+    m.r_double = rd;
+    m.n_r_string = 2;
+    m.r_string = rs;
+    r1.b = "r";
+    m.n_r_message = 2;
+    m.r_message = rmsg;
+    m.n_r_enum = 2;
+    m.r_enum = re;
+    m.n_r_bool = 2;
+    m.r_bool = rb;
+    m.n_r_unpacked = 2;
+    m.r_unpacked = ru;
+    ms.key = "k";
+    ms.value = -5;
+    m.n_m_string_int32 = 1;
+    m.m_string_int32 = msp;
+    mi1.key = -2147483647 - 1;
+    mi1.value = "min";
+    mi2.key = 7;
+    mi2.value = "seven";
+    m.n_m_int32_string = 2;
+    m.m_int32_string = mip;
+    ml.key = -9007199254740993LL;
+    ml.value = &r1;
+    m.n_m_int64_message = 1;
+    m.m_int64_message = mlp;
+    mb1.key = 1;
+    mb1.value = MICRO__TEST__COLOR__GREEN;
+    mb2.key = 0;
+    mb2.value = MICRO__TEST__COLOR__BLUE;
+    m.n_m_bool_enum = 2;
+    m.m_bool_enum = mbp;
+    mu.key = 4294967295U;
+    mu.value.data = (uint8_t *) "\xff";
+    mu.value.len = 1;
+    m.n_m_uint32_bytes = 1;
+    m.m_uint32_bytes = mup;
+    m.choice_case = MICRO__TEST__EVERYTHING__CHOICE_O_INT32;
+    m.o_int32 = -3;
+    ts.seconds = -1;
+    ts.nanos = 999000000;
+    m.w_timestamp = &ts;
+    w64.value = -5;
+    m.w_int64 = &w64;
+    wu32.value = 4294967295U;
+    m.w_uint32 = &wu32;
+    m.field_name_with_underscores = 80;
+    m.fieldname2 = 81;
+
+    assert_true(micro__test__everything__get_packed_size(&m) <= sizeof(a));
+    len = micro__test__everything__pack(&m, a);
+
+    for (p = 0; p < 2; p++) {
+        micro_transcode_options_t  o = { 0 };
+
+        o.pool = pools[p];
+        json.len = pb.len = 0;
+        assert_int_equal(micro_pb_to_json(everything[p], a, len, &o, &json),
+                         0);
+        assert_json_equal((char *) json.data, json.len, want);
+
+        assert_int_equal(micro_json_to_pb(everything[p], (char *) json.data,
+                                          json.len, &o, &pb), 0);
+        m2 = micro__test__everything__unpack(NULL, pb.len, pb.data);
+        assert_non_null(m2);
+        len2 = micro__test__everything__pack(m2, a2);
+        micro__test__everything__free_unpacked(m2, NULL);
+        if (len2 != len || memcmp(a, a2, len) != 0) {
+            fail_msg("pool %d: our encoding of %.*s decodes to another "
+                     "message", p, (int) json.len, (char *) json.data);
+        }
+    }
+    micro_buf_free(&json);
     micro_buf_free(&pb);
 }
 
@@ -667,11 +856,13 @@ main(void)
         cmocka_unit_test(test_oneof_and_optional),
         cmocka_unit_test(test_well_known_types),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_error_offsets),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_emit_defaults),
         cmocka_unit_test(test_wire_checked_by_protobuf_c),
         cmocka_unit_test(test_json_from_protobuf_c),
+        cmocka_unit_test(test_every_field_against_protobuf_c),
         cmocka_unit_test(test_malformed_protobuf),
         cmocka_unit_test(test_caller_allocator),
     };
