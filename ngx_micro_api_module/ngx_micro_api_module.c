@@ -1108,6 +1108,9 @@ ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ngx_http_cleanup_t  *cln;
 
     if (ctx->wait.handler == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "micro api: waiting for the first registry load");
+
         cln = ngx_http_cleanup_add(r, 0);
         if (cln == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1789,9 +1792,10 @@ ngx_micro_api_status_handler(ngx_http_request_t *r)
     ngx_micro_registry_stats(amcf->registry, &st);
 
     ngx_snprintf(head, sizeof(head),
-                 "{\"registry\":{\"connected\":%s,\"loads\":%ui,"
-                 "\"events\":%ui},\"services\":{%Z",
-                 st.connected ? "true" : "false", st.syncs, st.events);
+                 "{\"registry\":{\"worker\":%P,\"connected\":%s,"
+                 "\"loads\":%ui,\"events\":%ui},\"services\":{%Z",
+                 ngx_pid, st.connected ? "true" : "false", st.syncs,
+                 st.events);
     if (micro_buf_append(&json, head, ngx_strlen(head)) != 0
         || micro_snapshot_foreach(ngx_micro_registry_snapshot(amcf->registry),
                                   ngx_micro_api_status_service, &ctx) != 0

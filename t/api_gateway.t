@@ -27,6 +27,7 @@ my ($s_pid, $s_addr) = $t->service('testsrv');
 my $conf = $t->example_conf('gateway.conf');
 $conf =~ s/micro_read_timeout 5s;\n        \}/micro_read_timeout 60s;\n        }\n\n        location \/test\/test\/sleep {\n            micro_api;\n            micro_api_namespace go.micro.srv;\n            micro_read_timeout 1s;\n        }/;
 $conf =~ s/client_max_body_size 4m;/client_max_body_size 1k;/;
+$conf =~ s/(id=\$micro_id)';/$1 pid=\$pid';/ or die 'no log_format';
 $conf =~ s/^}\s*\z/    server {
         listen 127.0.0.1:%%PORT_v2%%;
         location \/ { micro_api; micro_api_namespace go.micro.srv;
@@ -104,7 +105,6 @@ is("$r->{status} $j->{customerId} " . scalar @{ $j->{orders} || [] },
     '200 c 2 1', 'a form body: fields as JSON, + as a space')
     or diag($r->{content});
 
-# a[b] nests, read through the passthrough echo below
 
 # --- passthrough: JSON to the service as is ------------------------------------
 
@@ -119,6 +119,21 @@ is("$code $j->{text} $j->{n}", '200 q 7', 'passthrough GET query');
 ($code, $j) = call(GET => "$pass/test/test/echo?text=a%20b&n=%2242%22");
 is("$code $j->{text} $j->{n}", '200 a b 42',
     'query values read as JSON first ("42"), else as strings');
+
+# qson's nesting: a[b]=1 makes an object, a[]=x appends to an array
+($code, $j) = call(GET => "$pass/test/test/echo?bag[tags][color]=red"
+    . "&bag[tags][size]=L&bag[items][]=one&bag[items][]=two&text=t");
+is($code, 200, 'a nested query: 200');
+is_deeply($j->{bag}, { tags => { color => 'red', size => 'L' },
+                       items => ['one', 'two'] },
+          'a[b][c]=v nests objects, a[b][]=x appends in order');
+$r = $t->http(POST => "$pass/test/test/echo",
+    content => 'bag%5Btags%5D%5Bk%5D=v&bag%5Bitems%5D%5B%5D=x',
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+is_deeply((eval { decode_json($r->{content}) } || {})->{bag},
+          { tags => { k => 'v' }, items => ['x'] },
+          'the same in a form body, brackets escaped')
+    or diag($r->{content});
 
 
 # --- CORS (conf.example's NGINX directives) and request ids --------------------------
@@ -253,17 +268,24 @@ error_is(POST => "$v2gw/none/ver/test/echo", '{}', 503,
     qr/no node of the service matches micro_api_filter/,
     'a filter no node passes');
 
-# micro_api_label_header: the request narrows the nodes by their labels
-for my $n ([ 'eu', $v1 ], [ 'us', $v2 ]) {
+# micro_api_label_header: the request narrows the nodes by their labels.
+# Version 3 has nodes of its own (labelled zone=eu and zone=us), so a
+# call that reaches version 3 is told apart by the node that answers.
+my %v3;
+for my $zone (qw(eu us)) {
+    my ($pid, $addr) = $t->service('testsrv', '--name', 'go.micro.srv.ver',
+        '--version', '3');
+    $v3{$zone} = $addr;
     $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.ver',
-        version => '3', nodes => [{ id => "zone-$n->[0]", address => $n->[1],
-        metadata => { zone => $n->[0] } }] }));
+        version => '3', nodes => [{ id => "zone-$zone", address => $addr,
+        metadata => { zone => $zone } }] }));
 }
 ok(MicroTest::wait_until(sub {
     my $st = (call(GET => "$gw/registry"))[1];
-    @{ $st->{services}{'go.micro.srv.ver'} || [] } == 4 }, 'zones'),
+    @{ $st->{services}{'go.micro.srv.ver'} || [] } == 6 }, 'zones'),
     'nodes with zone labels');
-for my $case ([ 'zone=eu', { $v1 => 12 } ], [ ' zone=us ; version=3', { $v2 => 12 } ],
+for my $case ([ 'zone=eu', { $v3{eu} => 12 } ],
+    [ ' zone=us ; version=3', { $v3{us} => 12 } ],
     [ 'version=1', { $v1 => 12 } ])
 {
     my %at;
@@ -279,7 +301,8 @@ for (1 .. 40) {
     my ($c, $e) = call(POST => "$gw/ver/test/echo", '{}');
     $any{ $c == 200 ? $e->{node} : $c }++;
 }
-is_deeply([ sort keys %any ], [ sort $v1, $v2 ], 'no label: every node');
+is_deeply([ sort keys %any ], [ sort $v1, $v2, values %v3 ],
+    'no label: every node');
 error_is(POST => "$gw/ver/test/echo", '{}', 503,
     qr/matches micro_api_filter and the labels asked/, 'labels no node has',
     'X-Micro-Label' => 'zone=mars');
@@ -299,7 +322,7 @@ for (1 .. 2000) {
     $w{ $node // "status $res->{status}" }++;
 }
 is_deeply([ sort keys %w ], [ sort $v1, $v2 ],
-    'weights: only versions 1 and 2 (not 3)');
+    'weights: only versions 1 and 2 (never the nodes of 3)');
 ok(($w{$v2} // 0) >= 140 && ($w{$v2} // 0) <= 260,
     "weights 1=90 2=10: version 2 took " . ($w{$v2} // 0) . " of 2000");
 my %g;
@@ -369,14 +392,34 @@ like(MicroTest::read_file($t->dir . '/error.log'),
 
 # --- reload under load: no failed request ----------------------------------------------
 
+# each reload is seen through: its two new workers start and answer
+# requests of the load (the access log has their pid) before it ends
 my $master = $t->nginx_master;
+my $started = sub { [ MicroTest::read_file($t->dir . '/error.log')
+                      =~ /start worker process (\d+)/g ] };
+my $served_by = sub {
+    my %pid = map { $_ => 1 } @_;
+    return grep { /"POST \/greeter\/say\/hello .* pid=(\d+)$/ && $pid{$1} }
+        split /\n/, MicroTest::read_file($t->dir . '/access.log');
+};
+my $reloads = 0;
 $failed = $t->under_load(300, sub {
     $_[0]->request(POST => "$gw/greeter/say/hello",
         { content => '{"name":"load"}',
           headers => { 'Content-Type' => 'application/json' } })->{status}
         == 200;
-}, [20, 140], sub { kill 'HUP', $master });
+}, [20, 140], sub {
+    my $before = @{ $started->() };
+    kill 'HUP', $master;
+    my @new;
+    MicroTest::wait_until(sub {
+        @new = @{ $started->() }[$before .. $#{ $started->() }];
+        @new >= 2 && $served_by->(@new) }, 'new workers serving');
+    $reloads++ if @new >= 2 && $served_by->(@new);
+});
 is($failed, 0, 'two reloads under load: no failed request');
+is($reloads, 2, 'and both reloads took place under it: their new workers '
+   . 'answered requests of the load');
 
 like(MicroTest::read_file($t->dir . '/access.log'),
     qr/service=go\.micro\.srv\.greeter endpoint=Say\.Hello node=\Q$g_addr\E upstream=200 id=[0-9a-f]{32}/,
@@ -388,8 +431,14 @@ $t->redis_stop;
 ($code, $j) = call(POST => "$gw/greeter/say/hello", '{"name":"offline"}');
 is("$code $j->{msg}", '200 Hello offline', 'redis down: still serving');
 $t->redis(port => (split /:/, $t->redis_url)[2] =~ s{/0}{}r);
-ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{registry}
-    {connected} }, 'reconnect'), 'redis back: the workers reconnect');
+ok($t->every_worker("$gw/registry", 2, sub { $_[0]{registry}{connected} },
+    'reconnect'), 'redis back: both workers reconnect');
+my (undef, $back) = $t->service('testsrv', '--name', 'go.micro.srv.back');
+ok($t->every_worker("$gw/registry", 2,
+    sub { $_[0]{services}{'go.micro.srv.back'} }, 'followed again'),
+    'and follow a service registered after it came back');
+($code, $j) = call(POST => "$pass/back/test/echo", '{"text":"again"}');
+is("$code $j->{node}", "200 $back", 'which is routable');
 
 $t->done;
 done_testing();

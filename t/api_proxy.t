@@ -8,9 +8,11 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+use Time::HiRes qw(time);
 use MicroTest;
 
 my $PY = '/usr/bin/python3';
@@ -123,11 +125,14 @@ close $sock;
 
 # --- selection, keepalive, failover -----------------------------------------
 
+# round robin is per worker: one kept client connection stays on one
 my (%nodes, %conns);
+my $kept = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
 for (1 .. 20) {
-    ($status, $json) = call(GET => "$gw/shop/n");
-    $nodes{$json->{node}}++ if $status == 200;
-    $conns{"$json->{node}:$json->{conn}"}++ if $status == 200;
+    my $res = $kept->get("$gw/shop/n");
+    $json = eval { decode_json($res->{content}) } || {};
+    $nodes{$json->{node}}++ if $res->{status} == 200;
+    $conns{"$json->{node}:$json->{conn}"}++ if $res->{status} == 200;
 }
 is_deeply(\%nodes, { a => 10, b => 10 }, 'round_robin over the two nodes');
 cmp_ok(scalar(keys %conns), '<=', 2,
@@ -141,13 +146,21 @@ my $failed_reload = $t->under_load(200, sub {
 is($failed_reload, 0, 'two reloads under 200 POSTs: none failed (new '
    . 'workers wait for their registry)');
 
-$t->stop($b_pid, 'KILL');
-my ($ok, $failed) = (0, 0);
-for (1 .. 20) {
-    ($status, $json) = call(GET => "$gw/shop/after");
-    $status == 200 && $json->{node} eq 'a' ? $ok++ : $failed++;
-}
-is($failed, 0, "node b killed -9 (still registered): 0 of 20 GETs failed");
+# node b killed -9 in the middle of a load of GETs: NGINX's proxy module
+# retries them on node a
+my %answered;
+my $failed = $t->under_load(60, sub {
+    my $res = $_[0]->get("$gw/shop/after");
+    my $node = eval { decode_json($res->{content})->{node} } // '';
+    MicroTest::write_file($t->dir . "/answered.$node", '') if $node;
+    return $res->{status} == 200;
+}, [20], sub { $t->stop($b_pid, 'KILL') });
+is($failed, 0, 'node b killed -9 (still registered) under 60 GETs: none '
+   . 'failed');
+ok(-e $t->dir . '/answered.b' && -e $t->dir . '/answered.a',
+   'both nodes answered some before the kill');
+my ($after_status, $after) = call(GET => "$gw/shop/after");
+is("$after_status $after->{node}", '200 a', 'node a answers after it');
 
 # --- WebSocket ---------------------------------------------------------------
 
@@ -166,16 +179,44 @@ is($json->{detail}, 'no node of the service could be reached',
 
 $t->done;
 
-# --- a worker that never loaded its registry (Redis down from the start) --
+# --- a worker that has not loaded its registry yet ------------------------
 
+# Redis answers only once the request is held: the request waits for the
+# load, then goes to the node. The gate makes it so, with no timing.
+$t = MicroTest->new;
+$t->redis;
+$ENV{MICRO_REGISTRY} = $t->redis_url;
+$a_pid = node('a');
+my ($gate_port, $gate) = $t->tcp_gate($t->{redis_port});
+$conf = $t->example_conf('gateway.conf');
+$conf =~ s{%%REDIS%%}{redis://127.0.0.1:$gate_port/0}g;
+$t->nginx($conf);
+$sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    PeerPort => $t->port('8082'), Timeout => 30) or die "connect: $!";
+print $sock "GET /shop/held HTTP/1.0\r\nHost: x\r\n\r\n";
+ok(MicroTest::wait_until(sub { MicroTest::read_file($t->dir . '/error.log')
+    =~ /waiting for the first registry load/ }, 'held'),
+    'a request before the first registry load is held');
+MicroTest::write_file($gate, '');
+$reply = do { local $/; <$sock> } // '';
+like($reply, qr{^HTTP/1\.1 200 .*"path": "/shop/held"}s,
+     'and answered by the node once the load arrives');
+close $sock;
+$t->done;
+
+# Redis down from the start: the request waits 5 s for a load, then 404
 $t = MicroTest->new;
 $t->redis;
 $t->redis_stop;
 $t->nginx($t->example_conf('gateway.conf'));
+my $t0 = time;
 ($status, $json) = call(POST => 'http://127.0.0.1:' . $t->port('8082')
                         . '/shop/x', '{"n":1}');
-is($status, 404, 'no registry yet: the request waits for it (5 s), then 404');
+my $waited = time - $t0;
+is($status, 404, 'no registry at all: 404');
 is($json->{detail}, 'service not found', 'service not found');
+cmp_ok($waited, '>=', 4.9, sprintf('after waiting for the load (%.1f s, '
+       . 'at least 5)', $waited));
 $t->done;
 
 # --- configuration (nginx -t, its own error log) ---------------------------

@@ -7,8 +7,10 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+use Time::HiRes qw(time);
 use MicroTest;
 
 my $t = MicroTest->new;
@@ -96,9 +98,12 @@ unlike($out, qr/customer/, 'a service without nodes is not listed');
 
 # --- TTL ---------------------------------------------------------------------
 
+# a TTL long enough to see the node alive first, even under valgrind
 ($rc) = micro('register', 'service', svc('go.micro.srv.brief', '1', 'b-1', 9005),
-    '--ttl', '300ms');
+    '--ttl', '5s');
 is($rc, 0, 'register with --ttl');
+($rc, $out) = micro('list', 'services');
+like($out, qr/^go\.micro\.srv\.brief$/m, 'the node is listed while it lives');
 ok(MicroTest::wait_until(sub {
     my (undef, $o) = micro('list', 'services');
     $o !~ /brief/ }, 'expiry'), 'the node expires after its TTL');
@@ -193,12 +198,26 @@ unlike($out, qr/staged/, 'the default prefix does not');
 # --- Redis down -----------------------------------------------------------------
 
 $t->redis_stop;
-my $t0 = time;
 ($rc, undef, $err) = micro('list', 'services');
 is($rc, 1, 'Redis down: list fails');
 like($err, qr/cannot connect to redis at 127\.0\.0\.1:$port/, 'with a clear message');
 ($rc, undef, $err) = micro('register', 'service', svc('a.b', '1', 'n', 1));
 is($rc, 1, 'Redis down: register fails');
+
+# a peer that takes the connection and never answers: the URL's
+# command_timeout ends the command (the test's bound is far above it)
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+    Listen => 8) or die "listen: $!";
+my $t0 = time;
+($rc, undef, $err) = micro('--registry', 'redis://127.0.0.1:'
+    . $silent->sockport . '/0?command_timeout=300', 'list', 'services');
+my $took = time - $t0;
+is($rc, 1, 'a Redis that never answers: list fails');
+like($err, qr/^micro: list services: .*redis did not answer in time$/m,
+     'saying it timed out');
+cmp_ok($took, '<', $MicroTest::TIMEOUT, sprintf('instead of hanging '
+       . '(%.1f s; command_timeout=300 ms)', $took));
+close $silent;
 
 $t->redis(port => $port);
 ($rc) = micro('register', 'service', svc('go.micro.srv.back', '1', 'n', 9400));

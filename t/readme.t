@@ -41,7 +41,8 @@ for my $cmd (@build) {
 $t->redis;
 local $ENV{MICRO_REGISTRY} = $t->redis_url;
 local $ENV{LD_LIBRARY_PATH} = $MicroTest::BUILD;
-my $pid = $t->spawn('greeter', "$dir/greeter", '--registry', $t->redis_url);
+my $pid = $t->spawn('greeter', $t->valgrind_prefix('greeter'), "$dir/greeter",
+    '--registry', $t->redis_url);
 ok(MicroTest::wait_until(sub {
     MicroTest::read_file("$dir/greeter.log") =~ /listening on/ }, 'greeter'),
     'the README greeter starts');

@@ -6,6 +6,9 @@ package MicroTest;
 # built modules and any backend process. It only ever signals processes it
 # started itself. Stopping nginx checks its error log for [alert], [emerg]
 # and crashed workers, and, under MICRO_TEST_VALGRIND=1, valgrind's reports.
+# Under valgrind every process the harness started is stopped with TERM and
+# waited for before the reports are read: valgrind writes its leak report
+# at exit, so a process killed with KILL would report nothing.
 
 use strict;
 use warnings;
@@ -15,6 +18,7 @@ use File::Basename qw(dirname);
 use File::Path qw(rmtree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::INET;
 use IPC::Open3;
 use JSON::PP ();
@@ -75,12 +79,17 @@ sub port_open {
     return $s ? do { close $s; 1 } : 0;
 }
 
+# The valgrind command line for a process NAME (empty unless
+# MICRO_TEST_VALGRIND); trace_children => 1 follows exec too (nginx's
+# binary upgrade execs the new binary).
 sub valgrind_prefix {
-    my ($self, $name) = @_;
+    my ($self, $name, %opt) = @_;
     return () unless $VALGRIND;
-    return ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full',
+    return ('valgrind', '-q', '--vgdb=no', '--error-exitcode=97',
+        '--leak-check=full',
         '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
-        '--trace-children=no', "--suppressions=$ROOT/t/valgrind.supp",
+        '--trace-children=' . ($opt{trace_children} ? 'yes' : 'no'),
+        "--suppressions=$ROOT/t/valgrind.supp",
         "--log-file=$self->{dir}/valgrind.$name.%p.log");
 }
 
@@ -151,6 +160,41 @@ sub redis {
 sub redis_stop {
     my ($self) = @_;
     $self->stop(delete $self->{redis_pid}, 'KILL');
+}
+
+# A TCP relay to 127.0.0.1:$port that holds every connection it accepts
+# until the file it returns exists, then relays both ways: the real Redis,
+# but answering only when the test says so. Returns (port, gate file).
+sub tcp_gate {
+    my ($self, $port) = @_;
+    my $gate = "$self->{dir}/gate." . $port;
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "gate: $!";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{CHLD} = 'IGNORE';
+        while (my $c = $listen->accept) {
+            next if fork();
+            my $until = time + 10 * $TIMEOUT;     # never outlive a test
+            sleep 0.01 until -e $gate || time > $until;
+            my $up = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+                or POSIX::_exit(1);
+            my $sel = IO::Select->new($c, $up);
+            RELAY: while (my @ready = $sel->can_read) {
+                for my $from (@ready) {
+                    my $to = $from == $c ? $up : $c;
+                    sysread($from, my $buf, 65536) or last RELAY;
+                    syswrite($to, $buf) or last RELAY;
+                }
+            }
+            POSIX::_exit(0);
+        }
+        POSIX::_exit(0);
+    }
+    $self->{procs}{$pid} = 'gate';
+    my $gate_port = $listen->sockport;
+    close $listen;
+    return ($gate_port, $gate);
 }
 
 sub redis_url {
@@ -298,12 +342,15 @@ sub port {
 
 # A conf.example file made runnable here: the built modules, free ports
 # for its listen directives (named PORT_8080 and so on for port()), and the
-# globals and logs in the test dir.
+# globals and logs in the test dir. Its worker_processes stay (workers =>
+# N sets another number).
 sub example_conf {
-    my ($self, $name) = @_;
+    my ($self, $name, %opt) = @_;
     my $conf = read_file("$ROOT/conf.example/$name") or die "no $name";
     $conf =~ s/^load_module .*\n//mg;
-    $conf =~ s/^(worker_processes|error_log|daemon|pid)\b.*\n//mg;
+    $conf =~ s/^(error_log|daemon|pid)\b.*\n//mg;
+    $conf =~ s/^worker_processes .*\n/worker_processes $opt{workers};\n/m
+        if $opt{workers};
     $conf =~ s/^events \{.*?^\}\n//ms;
     $conf =~ s/access_log (?!off)\S+( \w+)?;/access_log %%TESTDIR%%\/access.log$1;/g;
     $conf =~ s/listen (\d+);/listen 127.0.0.1:%%PORT_$1%%;/g;
@@ -318,8 +365,13 @@ sub nginx_test {
     my ($self, $conf, $file) = @_;
     $file ||= 'nginx.conf';
     write_file("$self->{dir}/$file", $self->expand($conf));
-    my $out = `$NGINX -t -p $self->{dir}/ -c $self->{dir}/$file -e $self->{dir}/error.log 2>&1`;
-    return ($? == 0, $out);
+    my @cmd = ($self->valgrind_prefix('nginx-t'), $NGINX, '-t',
+        '-p', "$self->{dir}/", '-c', "$self->{dir}/$file",
+        '-e', "$self->{dir}/error.log");
+    my $out = `@cmd 2>&1`;
+    my $code = $? >> 8;
+    diag("valgrind reported errors in nginx -t") if $VALGRIND && $code == 97;
+    return ($code == 0, $out);
 }
 
 sub nginx {
@@ -353,14 +405,16 @@ sub check_logs {
     my @bad = grep { /\[(alert|emerg)\]|exited on signal/ } split /\n/, $log;
     ok(!@bad, 'no alerts in the nginx error log')
         or diag(join "\n", @bad);
-    $self->check_valgrind();
+    $self->check_valgrind('nginx');
 }
 
+# valgrind's reports of the processes named NAME* (all when no name) that
+# have not been read yet; only read those of processes that have exited.
 sub check_valgrind {
-    my ($self) = @_;
+    my ($self, $name) = @_;
     return unless $VALGRIND;
     my @reports;
-    for my $f (glob "$self->{dir}/valgrind.*.log") {
+    for my $f (glob "$self->{dir}/valgrind.${\($name // '')}*.log") {
         next if $self->{logs_checked}{$f}++;
         my $text = read_file($f);
         push @reports, "$f:\n$text" if $text =~ /\S/;
@@ -386,18 +440,22 @@ sub json_call {
     return ($r->{status}, $json, $r);
 }
 
-# Runs $n requests in a child process ($request->(HTTP::Tiny) returns true
+# Runs requests in a child process ($request->(HTTP::Tiny) returns true
 # for a success) and $action->() each time the child has done as many as
-# a mark in @$marks; returns how many requests failed.
+# a mark in @$marks. The child goes on until it has done $n and every
+# action has returned, so an action may wait for its effect (new workers,
+# say) while the load runs. Returns how many requests failed.
 sub under_load {
     my ($self, $n, $request, $marks, $action) = @_;
     my $progress = "$self->{dir}/load.progress";
-    unlink $progress;
+    my $enough = "$self->{dir}/load.enough";
+    unlink $progress, $enough;
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
         my $ua = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0);
         my $bad = 0;
-        for my $i (1 .. $n) {
+        my $until = time + 10 * $TIMEOUT;
+        for (my $i = 1; $i <= $n || (!-e $enough && time < $until); $i++) {
             $bad++ unless $request->($ua);
             write_file($progress, $i);
         }
@@ -408,8 +466,26 @@ sub under_load {
                    "load at $mark");
         $action->();
     }
+    write_file($enough, '');
     waitpid($pid, 0);
     return $? >> 8;
+}
+
+# Polls $url (micro_registry_status) until $workers different workers
+# have answered with a snapshot for which $cond->(status) is true, and
+# the last few answers all were: each worker follows the registry itself.
+sub every_worker {
+    my ($self, $url, $workers, $cond, $what) = @_;
+    my %latest;
+    my $streak = 0;
+    return wait_until(sub {
+        my $r = $self->http(GET => $url);
+        my $st = eval { JSON::PP::decode_json($r->{content}) } || {};
+        my $pid = $st->{registry}{worker} // return 0;
+        $latest{$pid} = $cond->($st) ? 1 : 0;
+        $streak = $latest{$pid} ? $streak + 1 : 0;
+        return $streak >= 4 && (grep { $_ } values %latest) >= $workers;
+    }, $what);
 }
 
 # The nginx master's pid.
@@ -420,11 +496,14 @@ sub nginx_master {
     return $pid;
 }
 
-# Ends a test file: stops nginx (checking its logs), everything else this
-# object started, and removes the temp dir unless a test failed.
+# Ends a test file: stops nginx (checking its logs), then every other
+# process this object started with TERM, waiting for each (services
+# deregister and exit, valgrind writes its report), redis last; then reads
+# valgrind's reports and removes the temp dir unless a test failed.
 sub done {
     my ($self) = @_;
     $self->nginx_stop() if $self->{nginx_pid};
+    $self->stop_all();
     $self->check_valgrind();
     $self->kill_all();
     if (Test::More->builder->is_passing && !$ENV{MICRO_TEST_KEEP}) {
@@ -433,6 +512,15 @@ sub done {
         diag("test files kept in $self->{dir}");
     }
     $self->{done} = 1;
+}
+
+# Every process but redis with TERM, then redis: each one exits by itself.
+sub stop_all {
+    my ($self) = @_;
+    my @pids = sort { ($self->{procs}{$a} eq 'redis')
+                      <=> ($self->{procs}{$b} eq 'redis') }
+               keys %{ $self->{procs} };
+    $self->stop($_, 'TERM') for @pids;
 }
 
 # nginx gets TERM (its master then stops its workers, which KILL would
