@@ -368,6 +368,8 @@ ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why)
     r->loading = NULL;
     r->pending = 0;
     r->next_connect = ngx_current_msec + r->backoff;
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, r->log, 0,
+                   "micro: registry: next connect in %M ms", r->backoff);
     r->backoff = ngx_min(r->backoff * 2, NGX_MICRO_REGISTRY_BACKOFF_MAX);
 }
 

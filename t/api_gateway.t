@@ -248,6 +248,42 @@ ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
 error_is(POST => "$gw/liar/say/hello", '{"name":"x"}', 502,
     qr/reply that does not parse/, 'a reply that does not parse');
 
+# retry safety: two nodes that read the call and drop the connection.
+# A POST reached a node, so it is not sent to the other (one call in
+# the record); a GET is safe to repeat, so NGINX tries the second node.
+my $record = $t->dir . '/dropped';
+for my $n (qw(d1 d2)) {
+    $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.drop',
+        version => '1', nodes => [{ id => $n,
+        address => $t->dropping_node($n, $record) }] }));
+}
+ok(MicroTest::wait_until(sub {
+    @{ (call(GET => "$gw/registry"))[1]{services}{'go.micro.srv.drop'}
+       || [] } == 2 }, 'droppers'), 'two nodes that drop calls');
+my $calls = sub { scalar(() = MicroTest::read_file($record) =~ /\n/g) };
+error_is(POST => "$pass/drop/test/echo", '{}', 502, qr/./,
+    'a node that drops a POST');
+is($calls->(), 1, 'the POST went to one node only: not repeated');
+($code) = call(GET => "$pass/drop/test/echo");
+is($code, 502, 'a GET both nodes drop: 502');
+is($calls->(), 3, 'after trying each node once');
+
+# the limits the README states: Micro-Id up to 128 bytes, 16 labels
+(undef, undef, $r) = call(POST => "$pass/test/test/echo", '{}',
+    'Micro-Id' => 'i' x 128);
+is($r->{headers}{'micro-id'}, 'i' x 128, 'a Micro-Id of 128 bytes is kept');
+(undef, undef, $r) = call(POST => "$pass/test/test/echo", '{}',
+    'Micro-Id' => 'i' x 129);
+like($r->{headers}{'micro-id'}, qr/^[0-9a-f]{32}$/,
+     'a longer one is replaced by a new id');
+my @sixteen = map { "k$_=v" } 1 .. 16;
+($code) = call(POST => "$gw/greeter/say/hello", '{"name":"l"}',
+    'X-Micro-Label' => join(',', @sixteen));
+is($code, 503, '16 labels are read (no node has them: 503)');
+($code) = call(POST => "$gw/greeter/say/hello", '{"name":"l"}',
+    'X-Micro-Label' => join(',', @sixteen, 'k17=v'));
+is($code, 400, 'a 17th is refused: 400');
+
 # micro_api_filter: only nodes of version 2
 my ($v1_pid, $v1) = $t->service('testsrv', '--name', 'go.micro.srv.ver',
     '--version', '1');

@@ -85,9 +85,24 @@ ok(eventually(sub { !$_[0]{registry}{connected} }, 'disconnect'),
     'redis killed: the workers notice');
 is_deeply(nodes_of(status(), 'go.micro.api.new'), ['n-2'],
     'and keep serving the last snapshot');
-like(MicroTest::read_file($t->dir . '/error.log'),
-    qr/\[warn\].*micro: registry at 127\.0\.0\.1:$redis: .*serving the last snapshot/,
-    'with one warning in the log');
+# it tries again and again, 100 ms after the loss doubling to 5 s, and
+# says so once: one warning per worker however many tries fail
+my $log = $t->dir . '/error.log';
+my %tries;
+ok(MicroTest::wait_until(sub {
+    %tries = ();
+    for (split /\n/, MicroTest::read_file($log)) {
+        push @{ $tries{$1} }, $2 if /\[debug\] (\d+)#.*micro: registry: next connect in (\d+) ms/;
+    }
+    (grep { "@$_" =~ /5000 5000$/ } values %tries) == 2 }, 'backoff at 5 s'),
+    'redis down: both workers reconnect with backoff up to 5 s');
+is_deeply([ map { [ grep { $_ } (split ' ', "@$_")[0 .. 7] ] } values %tries ],
+    [ ([100, 200, 400, 800, 1600, 3200, 5000, 5000]) x 2 ],
+    'doubling from 100 ms')
+    or diag(explain(\%tries));
+my @warned = MicroTest::read_file($log)
+    =~ /\[warn\] \d+#.*micro: registry at 127\.0\.0\.1:$redis: .*serving the last snapshot/g;
+is(scalar @warned, 2, 'and one warning a worker, after 8 failed tries');
 
 # Redis back (empty, as after a restart): followed again
 $t->redis(port => $redis);
@@ -155,6 +170,17 @@ unlike(MicroTest::read_file($t->dir . '/error.log'), qr/open socket/,
         'no alerts across the upgrade');
 }
 
+# 16 versions are as many as micro_selector_weights takes
+my ($sixteen_ok, $sixteen_out) = $t->nginx_test(<<"CONF", 'weights.conf');
+%%MODULES%%
+%%GLOBALS%%
+http {
+    micro_selector_weights @{[ join ' ', map { "$_=1" } 1 .. 16 ]};
+}
+CONF
+ok($sixteen_ok, 'micro_selector_weights takes 16 versions')
+    or diag($sixteen_out);
+
 # nginx -t names what is wrong and where
 for my $case (
     [ 'micro_registry http://x;', qr/invalid registry "http:\/\/x": registry URL "http:\/\/x" is not redis/ ],
@@ -166,6 +192,8 @@ for my $case (
     [ 'micro_selector fastest;', qr/invalid value "fastest"/ ],
     [ 'micro_api_resolver dns;', qr/invalid value "dns"/ ],
     [ 'micro_selector_weights 1=90 2=ten;', qr/invalid weight "2=ten": expected version=weight/ ],
+    [ 'micro_selector_weights ' . join(' ', map { "$_=1" } 1 .. 17) . ';',
+      qr/"micro_selector_weights" directive takes 16 versions at most/ ],
     [ 'server { location / { micro_rpc; } }', qr/needs "micro_registry" in the http block/ ],
     [ "micro_registry redis://127.0.0.1/0;\n    server { location / { micro_rpc go/srv; } }", qr/invalid namespace "go\/srv"/ ],
 ) {

@@ -171,6 +171,14 @@ like($err, qr/^micro: register service: invalid JSON/m, 'and says so');
 is($rc, 1, 'invalid service name fails');
 like($err, qr/invalid service name "bad name"/, 'and names it');
 
+($rc, undef, $err) = micro('register', 'service',
+    svc('go.' . ('n' x 252), '1', 'n', 9500));
+is($rc, 0, 'a name of 255 characters is valid') or diag($err);
+($rc, undef, $err) = micro('register', 'service',
+    svc('go.' . ('n' x 253), '1', 'n', 9500));
+is($rc, 1, 'one of 256 is not');
+like($err, qr/invalid service name "go\.n{253}"/, 'and is named');
+
 ($rc, undef, $err) = micro('register', 'service', '{"name":"a.b","nodes":[{"id":"n","address":"host"}]}');
 is($rc, 1, 'address without port fails');
 like($err, qr/invalid address "host"/, 'and names it');

@@ -4,7 +4,8 @@
 
 #include "micro/error.h"
 
-static __thread char micro_detail[256];
+/* room for a name or node id of 255 characters quoted in its context */
+static __thread char micro_detail[512];
 
 static pthread_mutex_t     micro_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static micro_log_handler_t micro_log_handler;

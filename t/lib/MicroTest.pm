@@ -221,6 +221,33 @@ sub service {
     return ($pid, "127.0.0.1:$port");
 }
 
+# A node that reads the request on each connection it accepts (head and
+# Content-Length body), appends its name to $file, and closes without a
+# reply: a node that dies with the call in hand. Returns its address.
+sub dropping_node {
+    my ($self, $name, $file) = @_;
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "listen: $!";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        while (my $c = $listen->accept) {
+            local $/ = "\r\n\r\n";
+            my $head = <$c> // next;
+            my ($len) = $head =~ /^Content-Length: *(\d+)/im;
+            read($c, my $body, $len) if $len;
+            open my $fh, '>>', $file or POSIX::_exit(1);
+            print $fh "$name\n";
+            close $fh;
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    $self->{procs}{$pid} = "dropping-$name";
+    my $port = $listen->sockport;
+    close $listen;
+    return "127.0.0.1:$port";
+}
+
 # One HTTP exchange on a new connection: (status, headers hash, body).
 sub raw_call {
     my ($self, $address, $request) = @_;
