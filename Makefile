@@ -169,14 +169,15 @@ test-valgrind: all $(TEST_BINS)
 demo: all
 	tools/demo
 
+# every benchmark runs; the target fails at the end if any failed (a
+# failed request or a missed budget)
 bench: all $(BUILD)/bench/registry_bench $(BUILD)/bench/transcode_bench
 	$(BUILD)/bench/registry_bench
 	$(BUILD)/bench/transcode_bench $(GEN)/proto/services.pb
-	bench/rpc.sh
-	bench/gateway.sh
-	bench/handlers.sh
-	bench/scale.sh
-	bench/slow.sh
+	@failed=; for b in rpc gateway handlers scale slow; do \
+	    bash bench/$$b.sh || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench failed:$$failed"; exit 1; fi
 
 $(BUILD)/bench/transcode_bench: bench/transcode_bench.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)

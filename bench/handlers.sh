@@ -3,14 +3,17 @@
 # worker, wrk GET with 32 connections:
 #   (a) micro_api (handler=rpc) -> greeter, the query as JSON
 #   (b) micro_api handler=api -> examples/example, go.api.Request/Response
+#   (a'), (b') the same with both services in their default mode (worker
+#       threads; (a) and (b) run handlers inline)
 #   (c) proxy_pass + keepalive -> a trivial HTTP upstream (NGINX, return
 #       200), with the headers handler=proxy sends written by hand (Host,
 #       X-Forwarded-For, Upgrade and Connection for WebSockets)
 #   (d) micro_api handler=proxy -> the same upstream, found in the registry
 # NGINX and the services share core 1; wrk has core 0. Each row is the
-# median of RUNS runs (default 3) of DURATION seconds (default 5). The last
-# lines are the budget ratios (b)/(a) and (d)/(c); the budget is at least
-# 0.85 for each, with a p99 within 1.25x.
+# median of RUNS runs (default 3) of DURATION seconds (default 5), after a
+# warm-up run. The budgets: (b)/(a), (b')/(a') and (d)/(c) at least 0.85,
+# with a p99 within 1.25x. A failed request or a missed budget fails the
+# script.
 #
 #   bash bench/handlers.sh
 
@@ -29,6 +32,16 @@ pids+=($!)
 example=$(free_port $((greeter + 1)))
 taskset -c 1 build/bin/example --address 127.0.0.1:$example --threads 1 \
     --workers 0 2>/dev/null &
+pids+=($!)
+
+# (a'), (b'): in their default mode, in a registry of their own (db 1)
+greeter_w=$(free_port $((greeter + 2)))
+taskset -c 1 build/bin/greeter --address 127.0.0.1:$greeter_w --threads 1 \
+    --registry "${MICRO_REGISTRY%/0}/1" 2>/dev/null &
+pids+=($!)
+example_w=$(free_port $((greeter + 3)))
+taskset -c 1 build/bin/example --address 127.0.0.1:$example_w --threads 1 \
+    --registry "${MICRO_REGISTRY%/0}/1" 2>/dev/null &
 pids+=($!)
 
 trivial=$(free_port 29280)
@@ -65,31 +78,52 @@ $(nginx_head $dir)
 CONF
 nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
 pids+=($!)
-for p in $greeter $example $trivial $gw $pass; do
+# (a'), (b'): the same gateway on the registry of db 1
+gw_w=$(free_port $((gw + 2)))
+mkdir -p "$dir/workers"
+sed -e "s|$dir/nginx.pid|$dir/workers/nginx.pid|" \
+    -e "s|listen 127.0.0.1:$gw;|listen 127.0.0.1:$gw_w;|" \
+    -e "s|micro_registry $MICRO_REGISTRY;|micro_registry ${MICRO_REGISTRY%/0}/1;|" \
+    -e "s|listen 127.0.0.1:$pass;|listen 127.0.0.1:$((gw + 3));|" \
+    "$dir/nginx.conf" > "$dir/workers/nginx.conf"
+nginx -p "$dir/workers/" -c "$dir/workers/nginx.conf" \
+    -e "$dir/workers/error.log" &
+pids+=($!)
+for p in $greeter $example $greeter_w $example_w $trivial $gw $gw_w $pass; do
     wait_port "$p"
 done
 
 rpc="http://127.0.0.1:$gw/greeter/say/hello?name=John"
 api="http://127.0.0.1:$gw/example/call?name=John"
-for url in "$rpc" "$api" "http://127.0.0.1:$gw/trivial/x"; do
+rpc_w="http://127.0.0.1:$gw_w/greeter/say/hello?name=John"
+api_w="http://127.0.0.1:$gw_w/example/call?name=John"
+for url in "$rpc" "$api" "$rpc_w" "$api_w" "http://127.0.0.1:$gw/trivial/x"; do
     for _ in $(seq 1 500); do
         curl -sf "$url" >/dev/null && break
         sleep 0.02
     done
 done
-run_wrk "$rpc" >/dev/null
 
 a=$(median run_wrk "$rpc")
 b=$(median run_wrk "$api")
+a_w=$(median run_wrk "$rpc_w")
+b_w=$(median run_wrk "$api_w")
 c=$(median run_wrk "http://127.0.0.1:$pass/trivial/x")
 d=$(median run_wrk "http://127.0.0.1:$gw/trivial/x")
 
 table_head
 row "(a) micro_api (rpc) -> greeter, query as JSON" "$a"
 row "(b) micro_api handler=api -> example (go.api)" "$b"
+row "(a') (a), services on worker threads" "$a_w"
+row "(b') (b), services on worker threads" "$b_w"
 row "(c) proxy_pass + keepalive, same headers -> trivial" "$c"
 row "(d) micro_api handler=proxy -> the same, via registry" "$d"
-awk -v a="${a%% *}" -v b="${b%% *}" \
-    'BEGIN { printf "handler=api/handler=rpc req/s: %.2f\n", b / a }'
-awk -v c="${c%% *}" -v d="${d%% *}" \
-    'BEGIN { printf "handler=proxy/proxy_pass req/s: %.2f\n", d / c }'
+# pair NAME X Y: the budgets of row Y against row X
+pair() {
+    budget "$1 req/s" "$(ratio "${3%% *}" "${2%% *}")" ">=" 0.85
+    budget "$1 p99" "$(ratio "$(ms "${3##* }")" "$(ms "${2##* }")")" "<=" 1.25
+}
+pair "handler=api/handler=rpc (b)/(a), inline" "$a" "$b"
+pair "handler=api/handler=rpc (b')/(a'), worker threads" "$a_w" "$b_w"
+pair "handler=proxy/proxy_pass (d)/(c)" "$c" "$d"
+budgets_verdict

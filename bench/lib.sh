@@ -1,4 +1,8 @@
-# Shared by the bench scripts: ports, processes, wrk and h2load runs.
+# Shared by the bench scripts: ports, processes, wrk and h2load runs,
+# budgets. A run with any failed request, or a budget missed, fails the
+# script (non-zero exit, a line saying which).
+
+set -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 duration=${DURATION:-5}
@@ -75,20 +79,80 @@ CONF
     pids+=($!)
 }
 
-# wrk on core 0: "req/s p50 p99"
+# wrk on core 0: "req/s p50 p99". Fast errors are not throughput: any
+# non-2xx/3xx answer or socket error fails the run.
 run_wrk() {
-    taskset -c 0 wrk -t1 -c32 -d"${duration}s" --latency "$@" | awk '
+    taskset -c 0 wrk -t1 -c32 -d"${duration}s" --latency "$@" | awk -v \
+        url="${*: -1}" '
         /Requests\/sec/ { rps = $2 }
         /^ +50%/ { p50 = $2 }
         /^ +99%/ { p99 = $2 }
-        END { printf "%d %s %s\n", rps, p50, p99 }'
+        /Non-2xx or 3xx responses/ { bad = bad " " $NF " non-2xx answers" }
+        /Socket errors/ { bad = bad " socket errors (" $0 ")" }
+        END { if (bad != "" || rps == 0) {
+                  printf "bench: %s failed:%s\n", url, bad > "/dev/stderr"
+                  exit 1 }
+              printf "%d %s %s\n", rps, p50, p99 }'
 }
 
-# The median of RUNS runs of a measurement, by req/s.
+# h2load on core 0: "req/s mean -" (h2load reports no percentiles); any
+# request that did not succeed fails the run. Arguments: h2load's own.
+run_h2load() {
+    taskset -c 0 h2load -t1 -c32 -D "$duration" "$@" | awk -v \
+        url="${*: -1}" '
+        /^finished in/ { rps = $4 }
+        /^requests:/ { failed = $10; errored = $12 + $14 }
+        /^status codes:/ { other = $7 + $9 }
+        /^time for request:/ { mean = $6 }
+        END { if (failed + errored + other > 0 || rps == 0) {
+                  printf "bench: %s failed: %d failed, %d errored or " \
+                         "timed out, %d 4xx/5xx\n", url, failed, errored, \
+                         other \
+                         > "/dev/stderr"
+                  exit 1 }
+              printf "%d %s -\n", rps, mean }'
+}
+
+# The median of RUNS runs of a measurement, by req/s, after one run
+# thrown away (connections made, peers dialled, caches warm).
 median() {
     local i
-    for i in $(seq 1 "$runs"); do "$@"; done | sort -n \
+    "$@" >/dev/null || exit 1
+    for i in $(seq 1 "$runs"); do "$@" || exit 1; done | sort -n \
         | sed -n "$(( (runs + 1) / 2 ))p"
+}
+
+# budget NAME VALUE OP LIMIT: prints whether VALUE OP LIMIT holds (OP is
+# >= or <=); a miss is remembered and fails the script at its end.
+budget_missed=0
+budget() {
+    if awk -v v="$2" -v l="$4" -v op="$3" \
+        'BEGIN { exit !(op == ">=" ? v >= l : v <= l) }'; then
+        printf 'budget %s: %s %s %s: met\n' "$1" "$2" "$3" "$4"
+    else
+        printf 'budget %s: %s %s %s: MISSED\n' "$1" "$2" "$3" "$4"
+        budget_missed=1
+    fi
+}
+
+# A wrk or h2load row's p99 (or mean) in ms.
+ms() {
+    awk '{ v = $0; n = v + 0
+           if (v ~ /us$/) n /= 1000; else if (v !~ /ms$/ && v ~ /s$/) n *= 1000
+           printf "%.3f\n", n }' <<< "$1"
+}
+
+# The ratio a/b of two numbers, two decimals.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'
+}
+
+# Ends a script: non-zero when a budget was missed.
+budgets_verdict() {
+    if [ "$budget_missed" -ne 0 ]; then
+        echo "bench: a budget was missed" >&2
+        exit 1
+    fi
 }
 
 row() {
