@@ -219,6 +219,19 @@ is_deeply([keys %nodes], [$b_addr], 'the live node answered them all');
 ($rc, $out) = $t->micro('health', 'go.micro.srv.fo');
 is($rc, 1, 'micro health reports the dead node');
 
+# a call that reached a node is not repeated on another: two nodes that
+# read it and drop the connection, one call in their record
+my $record = "$dir/dropped";
+for my $n (qw(d1 d2)) {
+    $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.drop',
+        version => '1', nodes => [{ id => $n,
+        address => $t->dropping_node($n, $record) }] }));
+}
+($rc, undef, $err) = $t->micro('call', 'go.micro.srv.drop', 'Test.Echo', '{}');
+is($rc, 1, 'a node that drops the call: the call fails');
+like(MicroTest::read_file($record), qr/^d[12]\n\z/,
+     'after reaching one node only: not repeated');
+
 # --- graceful shutdown ------------------------------------------------------------------
 
 my ($g_pid, $g_addr) = $t->service('testsrv', '--name', 'go.micro.srv.grace');
