@@ -27,7 +27,6 @@
 #include "ngx_micro_api_upstream.h"
 #include "ngx_micro_registry.h"
 
-#define NGX_MICRO_API_KEEPALIVE  64        /* idle connections a worker */
 #define NGX_MICRO_API_LOAD_WAIT  5000      /* ms, for a new worker's load */
 #define NGX_MICRO_API_LOAD_STEP  10
 
@@ -53,6 +52,8 @@
 typedef struct {
     ngx_micro_registry_t      *registry;
     micro_pb_pool_t           *pool;         /* micro_proto types */
+    ngx_int_t                  keepalive;    /* idle connections a worker */
+    ngx_msec_t                 keepalive_timeout;
 } ngx_micro_api_main_conf_t;
 
 
@@ -111,6 +112,7 @@ static char *ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_micro_api_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_micro_api_init(ngx_conf_t *cf);
 static void *ngx_micro_api_create_main_conf(ngx_conf_t *cf);
+static char *ngx_micro_api_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_micro_api_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_micro_api_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -235,6 +237,20 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       offsetof(ngx_micro_api_loc_conf_t, upstream.read_timeout),
       NULL },
 
+    { ngx_string("micro_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_micro_api_main_conf_t, keepalive),
+      NULL },
+
+    { ngx_string("micro_keepalive_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_micro_api_main_conf_t, keepalive_timeout),
+      NULL },
+
     { ngx_string("micro_registry_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_micro_api_status,
@@ -258,7 +274,7 @@ static ngx_http_module_t  ngx_micro_api_module_ctx = {
     ngx_micro_api_init,                    /* postconfiguration */
 
     ngx_micro_api_create_main_conf,        /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_micro_api_init_main_conf,          /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -1852,7 +1868,26 @@ ngx_micro_api_add_variables(ngx_conf_t *cf)
 static void *
 ngx_micro_api_create_main_conf(ngx_conf_t *cf)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_micro_api_main_conf_t));
+    ngx_micro_api_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_micro_api_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+    amcf->keepalive = NGX_CONF_UNSET;
+    amcf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    return amcf;
+}
+
+
+static char *
+ngx_micro_api_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_micro_api_main_conf_t  *amcf = conf;
+
+    ngx_conf_init_value(amcf->keepalive, 64);
+    ngx_conf_init_msec_value(amcf->keepalive_timeout, 60000);
+    return NGX_CONF_OK;
 }
 
 
@@ -2014,7 +2049,8 @@ ngx_micro_api_init_process(ngx_cycle_t *cycle)
     if (amcf == NULL || amcf->registry == NULL) {
         return NGX_OK;
     }
-    if (ngx_micro_api_peer_cache_init(cycle, NGX_MICRO_API_KEEPALIVE)
+    if (ngx_micro_api_peer_cache_init(cycle, amcf->keepalive,
+                                      amcf->keepalive_timeout)
         != NGX_OK)
     {
         return NGX_ERROR;

@@ -18,7 +18,6 @@
 #include "map.h"
 
 
-#define NGX_MICRO_API_KEEPALIVE_TIMEOUT  60000
 #define NGX_MICRO_API_MARK_FAILURES      3        /* go-micro's blacklist */
 #define NGX_MICRO_API_MARK_COOLDOWN      30000
 #define NGX_MICRO_API_EWMA_TAU           10e6     /* us: 10 s, as Finagle */
@@ -55,17 +54,24 @@ typedef struct {
 static ngx_queue_t  ngx_micro_api_cache;     /* idle, most recent first */
 static ngx_queue_t  ngx_micro_api_free;
 static ngx_uint_t   ngx_micro_api_cache_ready;
+static ngx_msec_t   ngx_micro_api_idle_timeout;
 
 
+/* size idle connections a worker, each closed after timeout idle; 0: none */
 ngx_int_t
-ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size)
+ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size,
+    ngx_msec_t timeout)
 {
     ngx_uint_t                  i;
     ngx_micro_api_keepalive_t  *items;
 
     ngx_queue_init(&ngx_micro_api_cache);
     ngx_queue_init(&ngx_micro_api_free);
-    ngx_micro_api_cache_ready = 1;
+    ngx_micro_api_cache_ready = size > 0;
+    ngx_micro_api_idle_timeout = timeout;
+    if (size == 0) {
+        return NGX_OK;
+    }
 
     items = ngx_pcalloc(cycle->pool, size * sizeof(ngx_micro_api_keepalive_t));
     if (items == NULL) {
@@ -270,6 +276,21 @@ ngx_micro_api_keepalive_close_handler(ngx_event_t *ev)
             }
         }
     }
+
+#if (NGX_DEBUG)
+    if (c->read->timedout) {
+        size_t                      len;
+        u_char                      text[NGX_SOCKADDR_STRLEN];
+        ngx_micro_api_keepalive_t  *item = c->data;
+
+        len = ngx_sock_ntop(&item->sockaddr.sockaddr, item->socklen, text,
+                            sizeof(text), 1);
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "micro api: kept connection to %*s closed after "
+                       "%M ms idle", len, text, ngx_micro_api_idle_timeout);
+    }
+#endif
+
     ngx_micro_api_keepalive_close(c);
 }
 
@@ -399,7 +420,7 @@ ngx_micro_api_free_peer(ngx_peer_connection_t *pc, void *data,
     pc->connection = NULL;
 
     c->read->delayed = 0;
-    ngx_add_timer(c->read, NGX_MICRO_API_KEEPALIVE_TIMEOUT);
+    ngx_add_timer(c->read, ngx_micro_api_idle_timeout);
     if (c->write->timer_set) {
         ngx_del_timer(c->write);
     }

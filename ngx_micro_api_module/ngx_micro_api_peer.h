@@ -11,7 +11,8 @@
 
 
 /* The worker's cache of idle connections to nodes, size connections. */
-ngx_int_t ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size);
+ngx_int_t ngx_micro_api_peer_cache_init(ngx_cycle_t *cycle, ngx_uint_t size,
+    ngx_msec_t timeout);
 
 void ngx_micro_api_peer_exit(void);
 

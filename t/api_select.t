@@ -115,6 +115,14 @@ ok(MicroTest::wait_until(sub {
     @{ $st->{services}{'go.micro.srv.pair'} || [] } == 2 }, 'the pair'),
     'a fast and a slow node (1 s a call)');
 
+# valgrind makes a process's first calls slow (it translates the code as
+# it first runs): the fast node answers a few calls directly first, so
+# that its first call through the gateway is the fast one it should be
+for (1 .. 3) {
+    $t->raw_call($fast, MicroTest::rpc_request(service => 'go.micro.srv.pair',
+        endpoint => 'Test.Echo', body => '{}'));
+}
+
 # a node never called costs least, so each is tried once first
 my %tried;
 for (1 .. 10) {
@@ -127,5 +135,85 @@ is_deeply([ sort keys %tried ], [ sort $fast, $slow ],
 is_deeply(nodes_of(20, '/ewma/pair/test/echo'), { $fast => 20 },
     'peak_ewma: then every call goes to the fast node');
 
+$t->done;
+
+# --- micro_keepalive_timeout ------------------------------------------------
+
+# a connection kept after a call is closed once it has been idle for
+# micro_keepalive_timeout (1 s here; 60 s by default)
+$t = MicroTest->new;
+$t->redis;
+$ENV{MICRO_REGISTRY} = $t->redis_url;
+my (undef, $kept) = $t->service('testsrv');
+$t->nginx(<<"CONF");
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    micro_keepalive 8;
+    micro_keepalive_timeout 1s;
+    server {
+        listen 127.0.0.1:%%PORT_idle%%;
+        location / { micro_api; micro_api_namespace go.micro.srv; }
+    }
+}
+CONF
+my $idle = 'http://127.0.0.1:' . $t->port('idle');
+my ($kept_port) = $kept =~ /:(\d+)$/;
+ok(MicroTest::wait_until(sub {
+    $t->http(POST => "$idle/test/test/echo", content => '{}',
+        headers => { 'Content-Type' => 'application/json' })->{status}
+        == 200 }, 'routable'), 'a call through the gateway');
+is(MicroTest::connections_to($kept_port), 1,
+   'leaves its connection to the node kept');
+ok(MicroTest::wait_until(sub { MicroTest::connections_to($kept_port) == 0 },
+    'idle close'), 'closed once idle for micro_keepalive_timeout');
+like(MicroTest::read_file($t->dir . '/error.log'),
+     qr/micro api: kept connection to \Q$kept\E closed after 1000 ms idle/,
+     'and logged at debug level');
+$t->done;
+
+# micro_keepalive 0: no connection is kept
+$t = MicroTest->new;
+$t->redis;
+$ENV{MICRO_REGISTRY} = $t->redis_url;
+(undef, $kept) = $t->service('testsrv');
+($kept_port) = $kept =~ /:(\d+)$/;
+$t->nginx(<<"CONF");
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    micro_keepalive 0;
+    server {
+        listen 127.0.0.1:%%PORT_none%%;
+        location / { micro_api; micro_api_namespace go.micro.srv; }
+    }
+}
+CONF
+my $none = 'http://127.0.0.1:' . $t->port('none');
+my @codes;
+ok(MicroTest::wait_until(sub {
+    $t->http(POST => "$none/test/test/echo", content => '{}',
+        headers => { 'Content-Type' => 'application/json' })->{status}
+        == 200 }, 'routable'), 'micro_keepalive 0: calls go through');
+push @codes, $t->http(POST => "$none/test/test/echo", content => '{}',
+    headers => { 'Content-Type' => 'application/json' })->{status} for 1 .. 5;
+is("@codes", '200 200 200 200 200', 'every one');
+ok(MicroTest::wait_until(sub { MicroTest::connections_to($kept_port) == 0 },
+    'closed'), 'and no connection to the node stays open');
+$t->nginx_stop;                  # nginx -t below writes [emerg] to its log
+my ($bad_ok, $bad_out) = $t->nginx_test(<<"CONF", 'bad.conf');
+%%MODULES%%
+%%GLOBALS%%
+http {
+    micro_keepalive_timeout soon;
+}
+CONF
+ok(!$bad_ok, 'nginx -t rejects micro_keepalive_timeout soon');
+like($bad_out, qr/"micro_keepalive_timeout" directive invalid value in \S+bad\.conf:\d+/,
+     'and says where');
 $t->done;
 done_testing();
