@@ -251,13 +251,16 @@ install: all
 	install -m 644 $(BUILD)/libmicro.a $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(BUILD)/libmicro.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib
 	ln -sf libmicro.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libmicro.so
-	install -m 644 $(BUILD)/libmicro.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    libmicro/libmicro.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmicro.pc
 	install -m 644 libmicro/include/micro.h $(DESTDIR)$(PREFIX)/include
 	install -m 644 libmicro/include/micro/*.h \
 	    $(DESTDIR)$(PREFIX)/include/micro
 	install -m 755 $(BUILD)/bin/micro $(DESTDIR)$(PREFIX)/bin
 	install -d $(DESTDIR)$(PREFIX)/share/micro
 	install -m 644 $(GEN)/proto/services.pb $(DESTDIR)$(PREFIX)/share/micro
+	@# the loader's cache, for programs linked without the pc file's rpath
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 clean:
 	rm -rf $(BUILD)

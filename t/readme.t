@@ -24,29 +24,32 @@ ok($block{$_}, "README has the $_ block") for qw(greeter.proto main.c build);
 MicroTest::write_file("$dir/greeter.proto", $block{'greeter.proto'});
 MicroTest::write_file("$dir/main.c", $block{'main.c'});
 
-# libmicro.pc, pointed at this tree instead of /usr/local
-my $pc = MicroTest::read_file("$MicroTest::BUILD/libmicro.pc");
-$pc =~ s{^libdir=.*}{libdir=$MicroTest::BUILD}m;
-$pc =~ s{^includedir=.*}{includedir=$MicroTest::ROOT/libmicro/include}m;
-mkdir "$dir/pc";
-MicroTest::write_file("$dir/pc/libmicro.pc", $pc);
+# make install into a prefix of the test's own, as a user would into
+# /usr/local; the service is then built and run from it alone (no
+# LD_LIBRARY_PATH: the installed libmicro.pc has to be enough)
+my $prefix = "$dir/prefix";
+my $out = `make -s -C $MicroTest::ROOT install PREFIX=$prefix NGX_MODDIR=$prefix/modules 2>&1`;
+is($?, 0, 'make install PREFIX=... succeeds') or diag($out);
+ok(-e "$prefix/lib/libmicro.so.0" && -e "$prefix/lib/pkgconfig/libmicro.pc",
+   'and installs the library and its pkg-config file');
 
 my @build = grep { /^(protoc-c|cc) / } split /\n/, $block{build};
 is(scalar @build, 2, 'two build commands');
 for my $cmd (@build) {
-    my $out = `cd $dir && export PKG_CONFIG_PATH=$dir/pc && $cmd 2>&1`;
+    $out = `cd $dir && export PKG_CONFIG_PATH=$prefix/lib/pkgconfig && $cmd 2>&1`;
     is($?, 0, "runs: $cmd") or diag($out);
 }
 
 $t->redis;
 local $ENV{MICRO_REGISTRY} = $t->redis_url;
-local $ENV{LD_LIBRARY_PATH} = $MicroTest::BUILD;
+delete local $ENV{LD_LIBRARY_PATH};
 my $pid = $t->spawn('greeter', $t->valgrind_prefix('greeter'), "$dir/greeter",
     '--registry', $t->redis_url);
 ok(MicroTest::wait_until(sub {
     MicroTest::read_file("$dir/greeter.log") =~ /listening on/ }, 'greeter'),
     'the README greeter starts');
-my ($rc, $out, $err) = $t->micro('call', 'go.micro.srv.greeter', 'Say.Hello',
+my ($rc, $err);
+($rc, $out, $err) = $t->micro('call', 'go.micro.srv.greeter', 'Say.Hello',
     '{"name":"John"}');
 is($out, "{\"msg\":\"Hello John\"}\n", 'and answers the README call')
     or diag($err);

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use IO::Select;
 use JSON::PP;
 use POSIX qw(WNOHANG);
+use Socket qw(SOL_SOCKET SO_LINGER);
 use Test::More;
 use MicroTest;
 
@@ -109,6 +110,21 @@ is($code, 400, 'malformed HTTP: 400');
 is($h->{connection}, 'close', 'with Connection: close');
 is(scalar(<$s>), undef, 'and the connection is closed');
 close $s;
+
+# a client that pipelines many calls and resets the connection: the
+# server's replies meet a reset socket (EPIPE), which must not kill it
+{
+local $SIG{PIPE} = 'IGNORE';                  # the test's own writes too
+for (1 .. 5) {
+    my $rst = IO::Socket::INET->new(PeerAddr => $addr) or last;
+    print $rst join '', map { MicroTest::rpc_request(endpoint => 'Test.Echo',
+        body => encode_json({ text => 'x' x 4000 })) } 1 .. 200;
+    setsockopt($rst, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    close $rst;                                   # RST, replies unread
+}
+}
+ok(kill(0, $pid) && MicroTest::port_open((split /:/, $addr)[1]),
+   'a client that pipelines and resets: the server goes on');
 
 ok(kill(0, $pid), 'the server survived all of it');
 

@@ -92,7 +92,7 @@ static int
 micro_parse_redis(micro_registry_options_t *o, const char *p, const char *url)
 {
     int          ok = 1;
-    const char  *end, *at, *colon, *slash;
+    const char  *end, *at, *colon, *slash, *why = "no host";
 
     end = p + strcspn(p, "?");
     slash = memchr(p, '/', end - p);
@@ -117,11 +117,13 @@ micro_parse_redis(micro_registry_options_t *o, const char *p, const char *url)
     if (*p == '[') {
         colon = memchr(p, ']', slash - p);
         if (colon == NULL) {
+            why = "an IPv6 address needs its \"]\"";
             goto invalid;
         }
         o->host = micro_strndup_or_fail(p + 1, colon - p - 1, &ok);
         colon++;
         if (colon < slash && *colon != ':') {
+            why = "expected \":port\" after the IPv6 address";
             goto invalid;
         }
     } else {
@@ -137,18 +139,23 @@ micro_parse_redis(micro_registry_options_t *o, const char *p, const char *url)
     if (colon < slash
         && !micro_parse_int(colon + 1, slash - colon - 1, 1, 65535, &o->port))
     {
+        why = "the port must be a number from 1 to 65535";
         goto invalid;
     }
     if (slash < end && end - slash > 1
         && !micro_parse_int(slash + 1, end - slash - 1, 0, 65535, &o->db))
     {
+        why = "the database must be a number from 0 to 65535";
         goto invalid;
     }
     return *end ? micro_parse_query(o, end + 1, url) : MICRO_OK;
 
 invalid:
-    return micro_error_set(ok ? MICRO_EPARSE : MICRO_ENOMEM,
-                           "invalid registry URL \"%s\"", url);
+    if (!ok) {
+        return micro_error_set(MICRO_ENOMEM, "out of memory");
+    }
+    return micro_error_set(MICRO_EPARSE, "invalid registry URL \"%s\": %s",
+                           url, why);
 }
 
 

@@ -9,6 +9,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,6 +515,10 @@ micro_server_run(micro_server_t *s)
     snprintf(s->address, sizeof(s->address), strchr(host, ':') ? "[%s]:%d"
                                                                 : "%s:%d",
              host, bound);
+
+    /* a write to a connection its client reset is an error to handle
+     * (EPIPE), not a reason for the process to die */
+    signal(SIGPIPE, SIG_IGN);
 
     uv_loop_init(&s->control);
     uv_signal_init(&s->control, &s->sigint);

@@ -116,6 +116,33 @@ test_bad_urls(void **state)
 }
 
 
+/* A bad URL's error says which part is wrong. */
+static void
+test_bad_url_says_why(void **state)
+{
+    size_t                     i;
+    micro_registry_options_t   o;
+    static const char         *cases[][2] = {
+        { "redis://127.0.0.1:99999/0", "the port must be a number from 1 to "
+                                       "65535" },
+        { "redis://127.0.0.1:x/0", "the port must be" },
+        { "redis://127.0.0.1/db", "the database must be a number" },
+        { "redis://:6379/0", "no host" },
+        { "redis://[::1/0", "needs its \"]\"" },
+    };
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(micro_registry_options_parse(&o, cases[i][0]),
+                         MICRO_EPARSE);
+        if (strstr(micro_error_detail(), cases[i][1]) == NULL) {
+            fail_msg("%s: \"%s\" does not say \"%s\"", cases[i][0],
+                     micro_error_detail(), cases[i][1]);
+        }
+    }
+}
+
+
 int
 main(void)
 {
@@ -125,6 +152,7 @@ main(void)
         cmocka_unit_test(test_full_url),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_bad_urls),
+        cmocka_unit_test(test_bad_url_says_why),
     };
 
     return cmocka_run_group_tests_name("registry URL", tests, NULL, NULL);
