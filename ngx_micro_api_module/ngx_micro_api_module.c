@@ -145,10 +145,14 @@ static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
     { ngx_null_string, 0 }
 };
 static char *ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_micro_api_header_name(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_post_handler_pt  ngx_micro_api_namespace_p =
     ngx_micro_api_namespace;
+static ngx_conf_post_handler_pt  ngx_micro_api_header_name_p =
+    ngx_micro_api_header_name;
 
 
 static ngx_command_t  ngx_micro_api_commands[] = {
@@ -207,7 +211,7 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_micro_api_loc_conf_t, label_header),
-      NULL },
+      &ngx_micro_api_header_name_p },
 
     { ngx_string("micro_selector"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -1294,6 +1298,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     const micro_service_t           *node;
     ngx_micro_api_loc_conf_t        *alcf;
     ngx_micro_api_main_conf_t       *amcf;
+    u_char                          *p;
     const micro_snapshot_service_t  *svc;
     u_char                           detail[160];
 
@@ -1348,7 +1353,14 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
         if (st.syncs == 0 && ctx->waited < NGX_MICRO_API_LOAD_WAIT) {
             return ngx_micro_api_wait_for_load(r, ctx);
         }
-        return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, "service not found");
+        /* go-micro's words, and which service it was */
+        p = ngx_pnalloc(r->pool, sizeof("service not found: ")
+                                 + call->service.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_sprintf(p, "service not found: %V%Z", &call->service);
+        return ngx_micro_api_error(r, NGX_HTTP_NOT_FOUND, (char *) p);
     }
     call->nodes = ctx->address.len ? 1 : svc->len;   /* address: no other */
     if (ngx_micro_api_set_node(call, node) != NGX_OK) {
@@ -1996,6 +2008,31 @@ ngx_micro_api_namespace(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* An HTTP header name: a token (RFC 9110), as a client could send it. */
+static char *
+ngx_micro_api_header_name(ngx_conf_t *cf, void *post, void *data)
+{
+    u_char      *p, *end;
+    ngx_str_t   *name = data;
+
+    end = name->data + name->len;
+    for (p = name->data; p < end; p++) {
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
+            && !(*p >= '0' && *p <= '9')
+            && (*p == '\0' || ngx_strchr("!#$%&'*+-.^_`|~", *p) == NULL))
+        {
+            break;
+        }
+    }
+    if (name->len == 0 || p < end) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\"", name);
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_micro_api_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -2188,6 +2225,22 @@ ngx_micro_api_proto(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_uint_t
+ngx_micro_api_pair_key_seen(ngx_array_t *pairs, u_char *key, size_t len)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv = pairs->elts;
+
+    for (i = 0; i < pairs->nelts; i++) {
+        if (kv[i].key.len == len && ngx_strncmp(kv[i].key.data, key, len) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
 /*
  * key=value ...: micro_api_filter ("version" or a node metadata label) and
  * micro_selector_weights (a version and its weight, an integer).
@@ -2226,6 +2279,14 @@ ngx_micro_api_pairs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\": "
                                "expected %s", cmd->post, &value[i],
                                weight ? "version=weight" : "key=value");
+            return NGX_CONF_ERROR;
+        }
+        if (ngx_micro_api_pair_key_seen(*pairs, value[i].data,
+                                        eq - value[i].data))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate %s \"%*s\" "
+                               "in \"%V\"", weight ? "version" : "key",
+                               eq - value[i].data, value[i].data, &value[i]);
             return NGX_CONF_ERROR;
         }
         kv = ngx_array_push(*pairs);

@@ -202,8 +202,9 @@ error_is(POST => "$gw/greeter/say/hello", '{"name":1}', 400,
     qr/field "name": expected a string/, 'wrong type');
 error_is(POST => "$gw/greeter/say/hello", '{}', 400,
     qr/^name is required$/, "the service's own error");
-error_is(POST => "$gw/nobody/here", '{}', 404, qr/service not found/,
-    'unknown service');
+error_is(POST => "$gw/nobody/here", '{}', 404,
+    qr/^service not found: go\.micro\.srv\.nobody$/,
+    'unknown service (named, as resolved)');
 error_is(POST => "$gw/foo_bar/x", '{}', 404, qr/not found/,
     'a path that names no service');
 error_is(POST => "$pass/test/test/nope", '{}', 404,

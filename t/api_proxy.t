@@ -99,7 +99,8 @@ is($json->{path}, '/shop/x/status/418', 'with the node\'s own body');
 ($status, $json, $r) = call(GET => "$gw/v1/shop/x");
 is($status, 404, '/v1/shop: go.micro.api.v1.shop, not registered: 404');
 is($json->{id}, 'go.micro.api', 'go-micro\'s error JSON');
-is($json->{detail}, 'service not found', 'service not found');
+is($json->{detail}, 'service not found: go.micro.api.v1.shop',
+   'service not found, and which');
 ($status, $json) = call(GET => "$gw/");
 is($status, 404, '/ names no service: 404');
 ($status, $json) = call(GET => "$gw/bad_name/x");
@@ -214,7 +215,8 @@ my $t0 = time;
                         . '/shop/x', '{"n":1}');
 my $waited = time - $t0;
 is($status, 404, 'no registry at all: 404');
-is($json->{detail}, 'service not found', 'service not found');
+is($json->{detail}, 'service not found: go.micro.api.shop',
+   'service not found');
 cmp_ok($waited, '>=', 4.9, sprintf('after waiting for the load (%.1f s, '
        . 'at least 5)', $waited));
 $t->done;
