@@ -404,7 +404,9 @@ micro_j2p_double(micro_j2p_t *j, double *out, int is_float)
     }
     errno = 0;
     v = strtod(buf, &end);
-    if (isinf(v) || (is_float && fabs(v) > FLT_MAX)) {
+    /* a float is in range when it rounds to a finite float: FLT_MAX as
+     * printed (3.4028235e+38) is a little above FLT_MAX as a double */
+    if (isinf(v) || (is_float && isinf((float) v))) {
         return micro_j2p_fail(j, "number out of range");
     }
     *out = v;
@@ -1094,6 +1096,19 @@ micro_j2p_seconds_nanos(micro_j2p_t *j, int64_t seconds, int nanos)
 
 /* RFC 3339: 1972-01-01T10:00:20.021Z or with an offset such as +05:30. */
 static int
+micro_days_in_month(int y, int mo)
+{
+    static const int  days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                                 31 };
+
+    if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) {
+        return 29;
+    }
+    return days[mo - 1];
+}
+
+
+static int
 micro_j2p_timestamp(micro_j2p_t *j)
 {
     int          y, mo, d, h, mi, s, nanos, n, oh, om;
@@ -1111,8 +1126,8 @@ micro_j2p_timestamp(micro_j2p_t *j)
         || micro_digits(p + 11, 2, &h) || p[13] != ':'
         || micro_digits(p + 14, 2, &mi) || p[16] != ':'
         || micro_digits(p + 17, 2, &s)
-        || y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23
-        || mi > 59 || s > 59)
+        || y < 1 || mo < 1 || mo > 12 || d < 1
+        || d > micro_days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
     {
         return micro_j2p_fail(j, "invalid timestamp");
     }

@@ -161,6 +161,9 @@ test_scalars(void **state)
           "{\"fInt32\":42,\"fUint32\":1000,\"fFixed32\":2}" },
         { "{\"fFloat\":1.5,\"fDouble\":-0.1}", NULL },
         { "{\"fFloat\":0.1,\"fDouble\":1e+300}", NULL },
+        /* FLT_MAX and its negative as printed come back in */
+        { "{\"fFloat\":3.4028235e+38}", NULL },
+        { "{\"fFloat\":-3.4028235e+38}", NULL },
         { "{\"fDouble\":\"NaN\",\"fFloat\":\"-Infinity\"}", NULL },
         { "{\"fDouble\":\"Infinity\"}", NULL },
         { "{\"fDouble\":\"2.5\"}", "{\"fDouble\":2.5}" },
@@ -268,6 +271,8 @@ test_well_known_types(void **state)
     static const micro_case_t  cases[] = {
         { "{\"wTimestamp\":\"1972-01-01T10:00:20.021Z\"}", NULL },
         { "{\"wTimestamp\":\"1970-01-01T00:00:00Z\"}", NULL },
+        { "{\"wTimestamp\":\"2024-02-29T12:00:00Z\"}", NULL },  /* leap */
+        { "{\"wTimestamp\":\"2000-02-29T00:00:00Z\"}", NULL },
         { "{\"wTimestamp\":\"0001-01-01T00:00:00Z\"}", NULL },
         { "{\"wTimestamp\":\"9999-12-31T23:59:59.999999999Z\"}", NULL },
         { "{\"wTimestamp\":\"1969-12-31T23:59:59.000001Z\"}", NULL },
@@ -379,6 +384,13 @@ test_errors(void **state)
                  "invalid timestamp");
     expect_error("{\"wTimestamp\":\"1972-13-01T00:00:00Z\"}",
                  "invalid timestamp");
+    expect_error("{\"wTimestamp\":\"2023-02-29T00:00:00Z\"}",
+                 "invalid timestamp");
+    expect_error("{\"wTimestamp\":\"1900-02-29T00:00:00Z\"}",
+                 "invalid timestamp");
+    expect_error("{\"wTimestamp\":\"2023-04-31T00:00:00Z\"}",
+                 "invalid timestamp");
+    expect_error("{\"fFloat\":3.5e38}", "number out of range");
     expect_error("{\"wDuration\":\"1.5\"}", "invalid duration");
     expect_error("{\"wDuration\":\"315576000001s\"}", "duration out of range");
     expect_error("{\"wFieldMask\":\"foo_bar\"}", "invalid field mask path");
