@@ -39,6 +39,7 @@ struct ngx_micro_registry_s {
     micro_snapshot_t          *snapshot;
     micro_snapshot_t          *loading;      /* a full reload under way */
     ngx_uint_t                 pending;      /* its outstanding replies */
+    ngx_msec_t                 waiting_since;  /* its start or last reply */
     ngx_event_t                timer;
     ngx_msec_t                 backoff;
     ngx_msec_t                 next_connect;
@@ -48,12 +49,14 @@ struct ngx_micro_registry_s {
     unsigned                   started:1;
     unsigned                   stopping:1;
     unsigned                   warned:1;
+    unsigned                   answered:1;   /* a reply since connecting */
 };
 
 
 static void ngx_micro_registry_connect(ngx_micro_registry_t *r);
 static void ngx_micro_registry_cleanup(void *data);
 static void ngx_micro_registry_reload(ngx_micro_registry_t *r);
+static void ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why);
 
 
 /* --- hiredis on NGINX's event loop ---------------------------------------- */
@@ -224,6 +227,24 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
 }
 
 
+/*
+ * A load waits for Redis within the URL's timeouts: connect_timeout plus
+ * command_timeout for the first reply after connecting (a peer that takes
+ * the connection and never answers), command_timeout between replies.
+ */
+static ngx_uint_t
+ngx_micro_registry_silent(ngx_micro_registry_t *r, ngx_msec_t now)
+{
+    ngx_msec_t  limit;
+
+    limit = r->opts.command_timeout_ms;
+    if (!r->answered) {
+        limit += r->opts.connect_timeout_ms;
+    }
+    return (ngx_msec_int_t) (now - r->waiting_since) > (ngx_msec_int_t) limit;
+}
+
+
 static void
 ngx_micro_registry_tick(ngx_event_t *ev)
 {
@@ -240,6 +261,8 @@ ngx_micro_registry_tick(ngx_event_t *ev)
         if ((ngx_msec_int_t) (now - r->next_connect) >= 0) {
             ngx_micro_registry_connect(r);
         }
+    } else if (r->loading && ngx_micro_registry_silent(r, now)) {
+        ngx_micro_registry_lost(r, "redis did not answer in time");
     } else {
         /* expired nodes come back to every watcher as deletes */
         argv[0] = "EVAL";
@@ -469,6 +492,7 @@ ngx_micro_registry_open(ngx_micro_registry_t *r)
 static void
 ngx_micro_registry_connect(ngx_micro_registry_t *r)
 {
+    r->answered = 0;
     r->cmd = ngx_micro_registry_open(r);
     r->sub = r->cmd ? ngx_micro_registry_open(r) : NULL;
     if (r->cmd == NULL || r->sub == NULL) {
@@ -531,14 +555,22 @@ ngx_micro_registry_on_get(redisAsyncContext *ac, void *reply, void *data)
     ngx_micro_registry_t  *r = ac->data;
     char                  *name = data;
 
-    if (r->loading && rep && rep->type == REDIS_REPLY_ARRAY) {
-        ngx_micro_registry_add_entries(r, r->loading, rep, name);
+    if (r->loading && rep == NULL) {
+        /* the connection went mid-load: a part is not the registry */
+        micro_snapshot_free(r->loading);
+        r->loading = NULL;
+
+    } else if (r->loading) {
+        r->answered = 1;
+        r->waiting_since = ngx_current_msec;
+        if (rep->type == REDIS_REPLY_ARRAY) {
+            ngx_micro_registry_add_entries(r, r->loading, rep, name);
+        }
+        if (--r->pending == 0) {
+            ngx_micro_registry_loaded(r);
+        }
     }
     ngx_free(name);
-
-    if (r->loading && --r->pending == 0) {
-        ngx_micro_registry_loaded(r);
-    }
 }
 
 
@@ -551,6 +583,10 @@ ngx_micro_registry_on_list(redisAsyncContext *ac, void *reply, void *data)
     const char            *argv[6];
     ngx_micro_registry_t  *r = ac->data;
 
+    if (rep) {
+        r->answered = 1;
+        r->waiting_since = ngx_current_msec;
+    }
     if (r->loading == NULL || rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
         if (rep && rep->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->log, 0, "micro: registry: %s",
@@ -610,6 +646,7 @@ ngx_micro_registry_reload(ngx_micro_registry_t *r)
     if (micro_snapshot_new(&r->loading) != MICRO_OK) {
         return;
     }
+    r->waiting_since = ngx_current_msec;
     argv[0] = "EVAL";
     argv[1] = micro_lua_scripts[MICRO_LUA_LIST];
     argv[2] = "2";

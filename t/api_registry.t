@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use MicroTest;
@@ -168,6 +169,39 @@ unlike(MicroTest::read_file($t->dir . '/error.log'), qr/open socket/,
     unlike(MicroTest::read_file("$d/error.log"),
         qr/\[(alert|emerg)\]|open socket|exited on signal/,
         'no alerts across the upgrade');
+}
+
+# a registry that takes the connection and never answers: the URL's
+# timeouts end the wait (a warning, then tries again with backoff),
+# where the worker used to wait on it for good
+{
+    my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => 0, Listen => 64) or die "listen: $!";
+    my $url = 'redis://127.0.0.1:' . $silent->sockport
+        . '/0?connect_timeout=200&command_timeout=300';
+    my $log = $t->dir . '/error.log';
+    my $from = length MicroTest::read_file($log);   # this nginx's lines
+    my $new = sub { substr(MicroTest::read_file($log), $from) };
+    $t->nginx(<<"CONF");
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry $url;
+    server {
+        listen 127.0.0.1:%%PORT_silent%%;
+        location = /registry { micro_registry_status; }
+    }
+}
+CONF
+    ok(MicroTest::wait_until(sub { my @tries = $new->()
+        =~ /next connect in \d+ ms/g; @tries >= 3 }, 'retries'),
+        'a silent registry: the worker gives up on it and tries again');
+    like($new->(),
+         qr/\[warn\].*micro: registry at 127\.0\.0\.1:\d+: redis did not answer in time/,
+         'saying why');
+    $t->nginx_stop;
+    close $silent;
 }
 
 # 16 versions are as many as micro_selector_weights takes
