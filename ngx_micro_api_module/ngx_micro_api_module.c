@@ -1420,8 +1420,10 @@ ngx_micro_rpc_string(ngx_http_request_t *r, json_t *o, const char *name,
     json_t  *v = ngx_micro_rpc_member(o, name);
 
     out->len = 0;
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        return NGX_DECLINED;
+    if (!json_is_string(v) || json_string_length(v) == 0
+        || ngx_strlen(json_string_value(v)) != json_string_length(v))
+    {
+        return NGX_DECLINED;                  /* names never hold a NUL */
     }
     out->len = json_string_length(v);
     out->data = ngx_pnalloc(r->pool, out->len + 1);
@@ -1504,7 +1506,8 @@ ngx_micro_rpc_call(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    root = json_loadb((char *) body.data, body.len, 0, &err);
+    /* \u0000 is valid JSON, and a protobuf string may hold it */
+    root = json_loadb((char *) body.data, body.len, JSON_ALLOW_NUL, &err);
     if (!json_is_object(root)) {
         return ngx_micro_rpc_fail(r, root, NGX_HTTP_BAD_REQUEST,
                                   "invalid request body");
@@ -1532,7 +1535,8 @@ ngx_micro_rpc_call(ngx_http_request_t *r)
     req = ngx_micro_rpc_member(root, "request");
     parsed = NULL;
     if (json_is_string(req)) {
-        parsed = json_loads(json_string_value(req), 0, &err);
+        parsed = json_loadb(json_string_value(req), json_string_length(req),
+                            JSON_ALLOW_NUL, &err);
         if (parsed == NULL) {
             ngx_snprintf((u_char *) detail, sizeof(detail),
                          "error decoding request string: %s%Z", err.text);

@@ -99,7 +99,19 @@ error_is(encode_json({ service => 'go.micro.srv.test',
 is($j->{id}, 'rpc-id-1', 'Micro-Id passed to the service');
 is($r->{headers}{'micro-id'}, 'rpc-id-1', 'and returned');
 
+# \u0000 is JSON like any escape: the gateway passes it on (the service's
+# protobuf-c strings end at it, so the echo stops there)
+($code, $j) = rpc('{"service":"go.micro.srv.test","endpoint":"Test.Echo",'
+    . '"request":{"text":"a\u0000b"}}');
+is("$code $j->{text}", '200 a', 'a request holding \u0000 goes through');
+($code, $j) = rpc('{"service":"go.micro.srv.test","endpoint":"Test.Echo",'
+    . '"request":"{\"text\":\"a\\\\u0000b\"}"}');
+is("$code $j->{text}", '200 a', 'also in a request string') or diag(explain($j));
+
 # --- errors -------------------------------------------------------------
+
+error_is('{"service":"go.micro.srv.test\u0000x","endpoint":"Test.Echo"}',
+    400, qr/^invalid service$/, 'a service name holding \u0000');
 
 error_is('{"service":', 400, qr/invalid request body/, 'malformed JSON');
 error_is('[1]', 400, qr/invalid request body/, 'not an object');
