@@ -142,6 +142,13 @@ ms() {
            printf "%.3f\n", n }' <<< "$1"
 }
 
+# Milliseconds on the monotonic clock (the wall clock of this VM has been
+# seen to step by minutes in the middle of a run).
+mono_ms() {
+    perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC \
+        -e 'printf "%d\n", clock_gettime(CLOCK_MONOTONIC) * 1000'
+}
+
 # The ratio a/b of two numbers, two decimals.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'

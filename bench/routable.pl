@@ -17,7 +17,7 @@ use warnings;
 use IO::Socket::INET;
 use JSON::PP;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(sleep clock_gettime CLOCK_MONOTONIC);
 
 my ($gw, $node, $n) = @ARGV;
 $n ||= 100;
@@ -52,7 +52,7 @@ sub node_json {
 
 for my $i (1 .. $n) {
     my $label = "$$-$i";
-    my $t0 = time;
+    my $t0 = clock_gettime(CLOCK_MONOTONIC);
     system($micro, 'register', 'service', node_json($label), '--ttl', '60s')
         == 0 or die "register failed";
     my $routed;
@@ -61,7 +61,7 @@ for my $i (1 .. $n) {
         sleep 0.0005;
     }
     die "node $label never became routable\n" unless $routed;
-    push @ms, (time - $t0) * 1000;
+    push @ms, (clock_gettime(CLOCK_MONOTONIC) - $t0) * 1000;
     system($micro, 'deregister', 'service', node_json($label)) == 0
         or die "deregister failed";
 }

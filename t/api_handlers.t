@@ -10,7 +10,6 @@ use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(time);
 use MicroTest;
 
 my $t = MicroTest->new;
@@ -133,14 +132,14 @@ is($r->{headers}{'x-one'}, '1', 'another header');
 my $raw_took;
 sub raw {
     my ($method, $path) = @_;
-    my $t0 = time;
+    my $t0 = MicroTest::now();
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $t->port('8080'),
                                   Timeout => 90) or die "connect: $!";
     print $s "$method $path HTTP/1.0\r\nHost: x\r\n\r\n";
     local $/;
     my $resp = <$s>;
-    $raw_took = time - $t0;
+    $raw_took = MicroTest::now() - $t0;
     return $resp // '';
 }
 

@@ -12,7 +12,6 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(time);
 use MicroTest;
 
 my $PY = '/usr/bin/python3';
@@ -210,10 +209,10 @@ $t = MicroTest->new;
 $t->redis;
 $t->redis_stop;
 $t->nginx($t->example_conf('gateway.conf'));
-my $t0 = time;
+my $t0 = MicroTest::now();
 ($status, $json) = call(POST => 'http://127.0.0.1:' . $t->port('8082')
                         . '/shop/x', '{"n":1}');
-my $waited = time - $t0;
+my $waited = MicroTest::now() - $t0;
 is($status, 404, 'no registry at all: 404');
 is($json->{detail}, 'service not found: go.micro.api.shop',
    'service not found');

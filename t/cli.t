@@ -10,7 +10,6 @@ use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(time);
 use MicroTest;
 
 my $t = MicroTest->new;
@@ -216,10 +215,10 @@ is($rc, 1, 'Redis down: register fails');
 # command_timeout ends the command (the test's bound is far above it)
 my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
     Listen => 8) or die "listen: $!";
-my $t0 = time;
+my $t0 = MicroTest::now();
 ($rc, undef, $err) = micro('--registry', 'redis://127.0.0.1:'
     . $silent->sockport . '/0?command_timeout=300', 'list', 'services');
-my $took = time - $t0;
+my $took = MicroTest::now() - $t0;
 is($rc, 1, 'a Redis that never answers: list fails');
 like($err, qr/^micro: list services: .*redis did not answer in time$/m,
      'saying it timed out');

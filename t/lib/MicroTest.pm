@@ -25,7 +25,7 @@ use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Symbol qw(gensym);
 use Test::More;
-use Time::HiRes qw(sleep time);
+use Time::HiRes qw(sleep clock_gettime CLOCK_MONOTONIC);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
 our $BUILD = $ENV{MICRO_BUILD} || "$ROOT/build";
@@ -34,6 +34,11 @@ our $VALGRIND = $ENV{MICRO_TEST_VALGRIND};
 our $TIMEOUT = 20;         # seconds, for every bounded wait
 
 my %taken;                 # ports handed out by this process
+
+# Seconds on the monotonic clock: this machine's wall clock has been seen
+# to step by minutes in the middle of a run, which would cut a bounded
+# wait short or make a call look slow.
+sub now { clock_gettime(CLOCK_MONOTONIC) }
 
 sub new {
     my ($class) = @_;
@@ -62,8 +67,8 @@ sub free_port {
 
 sub wait_until {
     my ($cond, $what, $timeout) = @_;
-    my $deadline = time + ($timeout || $TIMEOUT);
-    while (time < $deadline) {
+    my $deadline = now() + ($timeout || $TIMEOUT);
+    while (now() < $deadline) {
         my $v = $cond->();
         return $v if $v;
         sleep 0.02;
@@ -175,8 +180,8 @@ sub tcp_gate {
         $SIG{CHLD} = 'IGNORE';
         while (my $c = $listen->accept) {
             next if fork();
-            my $until = time + 10 * $TIMEOUT;     # never outlive a test
-            sleep 0.01 until -e $gate || time > $until;
+            my $until = now() + 10 * $TIMEOUT;    # never outlive a test
+            sleep 0.01 until -e $gate || now() > $until;
             my $up = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
                 or POSIX::_exit(1);
             my $sel = IO::Select->new($c, $up);
@@ -481,8 +486,8 @@ sub under_load {
     if ($pid == 0) {
         my $ua = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0);
         my $bad = 0;
-        my $until = time + 10 * $TIMEOUT;
-        for (my $i = 1; $i <= $n || (!-e $enough && time < $until); $i++) {
+        my $until = now() + 10 * $TIMEOUT;
+        for (my $i = 1; $i <= $n || (!-e $enough && now() < $until); $i++) {
             $bad++ unless $request->($ua);
             write_file($progress, $i);
         }
