@@ -57,15 +57,18 @@ bench_select(micro_cache_t *cache, const char *name, int nodes,
     double                     t0, ns;
     micro_selected_t           sel;
     micro_selector_t          *s;
-    micro_selector_options_t   o = { strategy, 0, 0 };
+    micro_selector_options_t   o = { strategy, { 0, 0, 0 }, NULL, 0 };
 
     micro_selector_new(cache, &o, &s);
     t0 = now_ns();
     for (i = 0; i < SELECT_OPS; i++) {
-        if (micro_selector_select(s, name, filter, &sel) != MICRO_OK) {
+        if (micro_selector_select(s, name, filter, NULL, 0, &sel)
+            != MICRO_OK)
+        {
             fprintf(stderr, "select: %s\n", micro_error_detail());
             exit(1);
         }
+        micro_selector_done(s, &sel, 0);
     }
     ns = (now_ns() - t0) / SELECT_OPS;
     snprintf(label, sizeof(label), "select, %d nodes, %s%s%s", nodes,

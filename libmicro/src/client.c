@@ -641,8 +641,9 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     size_t len, const micro_call_options_t *co, micro_buf_t *reply,
     micro_rpc_error_t *err)
 {
-    int                rc, attempt, attempts, timeout_ms, tries;
-    char               why[256], tried[4][MICRO_NAME_MAX + 1];
+    int                rc, attempt, attempts, timeout_ms;
+    char               why[256], tried_addr[4][MICRO_NAME_MAX + 1];
+    const char        *tried[4];
     int64_t            deadline;
     micro_buf_t        req = { 0 };
     micro_trip_t       t = MICRO_TRIP_CONNECT;
@@ -670,32 +671,29 @@ micro_client_call_raw(micro_client_t *c, const char *service,
         if (co && co->address) {
             snprintf(node.address, sizeof(node.address), "%s", co->address);
             node.id[0] = '\0';
+            node.node = NULL;
         } else {
-            /* another node than those tried, if the selector has one
-             * (64 random picks miss a live one of two 1 time in 2^64) */
-            for (tries = 0; tries < 64; tries++) {
+            /* another node than those tried, if the selector has one */
+            rc = micro_selector_select(c->selector, service,
+                                       co ? co->filter : NULL, tried,
+                                       attempt < 4 ? attempt : 4, &node);
+            if (rc == MICRO_ENONODE && attempt > 0) {
                 rc = micro_selector_select(c->selector, service,
-                                           co ? co->filter : NULL, &node);
-                if (rc != MICRO_OK) {
-                    micro_rpc_error_set(err, MICRO_CLIENT_ID,
-                                        rc == MICRO_ENOTFOUND ? 404 : 503,
-                                        "service %s: %s", service,
-                                        rc == MICRO_ENOTFOUND
-                                        ? "not found" : "none available");
-                    goto done;
-                }
-                if (attempt == 0 || attempt > 4) {
-                    break;
-                }
-                for (rc = 0; rc < attempt && strcmp(tried[rc], node.id); rc++)
-                { /* void */ }
-                if (rc == attempt) {
-                    break;
-                }
+                                           co ? co->filter : NULL, NULL, 0,
+                                           &node);
+            }
+            if (rc != MICRO_OK) {
+                micro_rpc_error_set(err, MICRO_CLIENT_ID,
+                                    rc == MICRO_ENOTFOUND ? 404 : 503,
+                                    "service %s: %s", service,
+                                    rc == MICRO_ENOTFOUND
+                                    ? "not found" : "none available");
+                goto done;
             }
             if (attempt < 4) {
-                snprintf(tried[attempt], sizeof(tried[attempt]), "%s",
-                         node.id);
+                snprintf(tried_addr[attempt], sizeof(tried_addr[attempt]),
+                         "%s", node.address);
+                tried[attempt] = tried_addr[attempt];
             }
         }
 
@@ -710,9 +708,8 @@ micro_client_call_raw(micro_client_t *c, const char *service,
         deadline = micro_now_ms() + timeout_ms;
         t = micro_round_trip(c, node.address, &req, &resp, deadline, why,
                              sizeof(why));
-        if (node.id[0] && c->selector) {
-            micro_selector_mark(c->selector, service, node.id,
-                                t != MICRO_TRIP_OK);
+        if (node.node) {
+            micro_selector_done(c->selector, &node, t != MICRO_TRIP_OK);
         }
         if (t == MICRO_TRIP_OK) {
             break;

@@ -96,10 +96,25 @@ static micro_selector_t *
 selector(micro_strategy_t strategy, int cooldown_ms)
 {
     micro_selector_t          *s;
-    micro_selector_options_t   o = { strategy, 3, cooldown_ms };
+    micro_selector_options_t   o = { strategy, { 3, cooldown_ms, 0 },
+                                     NULL, 0 };
 
     assert_int_equal(micro_selector_new(cache, &o, &s), 0);
     return s;
+}
+
+
+/* A call that succeeded: a select paired with its done. */
+static int
+pick(micro_selector_t *s, const micro_select_filter_t *f,
+    micro_selected_t *sel)
+{
+    int  rc = micro_selector_select(s, SVC, f, NULL, 0, sel);
+
+    if (rc == MICRO_OK) {
+        micro_selector_done(s, sel, 0);
+    }
+    return rc;
 }
 
 
@@ -107,6 +122,31 @@ static int
 node_index(const micro_selected_t *sel)
 {
     return atoi(sel->id + 1);
+}
+
+
+/* A call to node i alone (every other one counted as tried). */
+static int
+call_node(micro_selector_t *s, int i, int failed)
+{
+    int               k, rc, n = 0;
+    char              addr[NODES + 1][32];
+    const char       *tried[NODES + 1];
+    micro_selected_t  sel;
+
+    for (k = 0; k <= NODES; k++) {
+        if (k != i) {
+            snprintf(addr[n], sizeof(addr[n]), "127.0.0.1:%d", 9000 + k);
+            tried[n] = addr[n];
+            n++;
+        }
+    }
+    rc = micro_selector_select(s, SVC, NULL, tried, n, &sel);
+    if (rc == MICRO_OK) {
+        assert_int_equal(node_index(&sel), i);
+        micro_selector_done(s, &sel, failed);
+    }
+    return rc;
 }
 
 
@@ -120,7 +160,7 @@ test_random_is_uniform(void **state)
     (void) state;
     s = selector(MICRO_STRATEGY_RANDOM, 0);
     for (i = 0; i < 10000; i++) {
-        assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+        assert_int_equal(pick(s, NULL, &sel), 0);
         counts[node_index(&sel)]++;
     }
     /* 1000 expected each, sd 30: 10 sd either way never fails by chance */
@@ -143,7 +183,7 @@ test_round_robin_rotates_across_calls(void **state)
     (void) state;
     s = selector(MICRO_STRATEGY_ROUND_ROBIN, 0);
     for (i = 0; i < NODES; i++) {
-        assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+        assert_int_equal(pick(s, NULL, &sel), 0);
         first[i] = node_index(&sel);
         seen[first[i]]++;
     }
@@ -151,7 +191,7 @@ test_round_robin_rotates_across_calls(void **state)
         assert_int_equal(seen[i], 1);            /* every node once */
     }
     for (i = 0; i < 3 * NODES; i++) {            /* then the same order */
-        assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+        assert_int_equal(pick(s, NULL, &sel), 0);
         assert_int_equal(node_index(&sel), first[i % NODES]);
     }
     micro_selector_free(s);
@@ -166,7 +206,7 @@ reachable(micro_selector_t *s, const micro_select_filter_t *f)
     micro_selected_t  sel;
 
     for (i = 0; i < 4 * NODES; i++) {
-        if (micro_selector_select(s, SVC, f, &sel) != 0) {
+        if (pick(s, f, &sel) != 0) {
             return -1;
         }
         mask |= 1 << node_index(&sel);
@@ -200,11 +240,11 @@ test_filters(void **state)
     assert_int_equal(reachable(s, &f), 0x00a);
 
     f = (micro_select_filter_t) { .labels = &nowhere, .nlabels = 1 };
-    assert_int_equal(micro_selector_select(s, SVC, &f, &sel), MICRO_ENONODE);
+    assert_int_equal(pick(s, &f, &sel), MICRO_ENONODE);
     f = (micro_select_filter_t) { .version = "3" };
-    assert_int_equal(micro_selector_select(s, SVC, &f, &sel), MICRO_ENONODE);
-    assert_int_equal(micro_selector_select(s, "go.micro.srv.none", NULL, &sel),
-                     MICRO_ENOTFOUND);
+    assert_int_equal(pick(s, &f, &sel), MICRO_ENONODE);
+    assert_int_equal(micro_selector_select(s, "go.micro.srv.none", NULL, NULL,
+                                           0, &sel), MICRO_ENOTFOUND);
     micro_selector_free(s);
 }
 
@@ -227,17 +267,16 @@ test_marking(void **state)
     s = selector(MICRO_STRATEGY_ROUND_ROBIN, 200);
 
     /* two failures and a success: the count starts over */
-    micro_selector_mark(s, SVC, "n0", 1);
-    micro_selector_mark(s, SVC, "n0", 1);
-    micro_selector_mark(s, SVC, "n0", 0);
-    micro_selector_mark(s, SVC, "n0", 1);
-    micro_selector_mark(s, SVC, "n0", 1);
-    assert_int_equal(reachable(s, NULL) & 1, 1);
+    assert_int_equal(call_node(s, 0, 1), 0);
+    assert_int_equal(call_node(s, 0, 1), 0);
+    assert_int_equal(call_node(s, 0, 0), 0);
+    assert_int_equal(call_node(s, 0, 1), 0);
+    assert_int_equal(call_node(s, 0, 1), 0);
 
     /* the third failure in a row puts it aside */
-    micro_selector_mark(s, SVC, "n0", 1);
+    assert_int_equal(call_node(s, 0, 1), 0);
     for (i = 0; i < 1000; i++) {
-        assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+        assert_int_equal(pick(s, NULL, &sel), 0);
         assert_string_not_equal(sel.id, "n0");
     }
     /* for the cool-down only */
@@ -245,14 +284,11 @@ test_marking(void **state)
 
     /* every node aside: none available, which is not "not found" */
     for (i = 0; i < 3 * NODES; i++) {
-        char  id[8];
-
-        snprintf(id, sizeof(id), "n%d", i % NODES);
-        micro_selector_mark(s, SVC, id, 1);
+        assert_int_equal(call_node(s, i % NODES, 1), 0);
     }
-    assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), MICRO_ENONODE);
-    micro_selector_reset(s, SVC);
-    assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+    assert_int_equal(pick(s, NULL, &sel), MICRO_ENONODE);
+    micro_selector_reset(s);
+    assert_int_equal(pick(s, NULL, &sel), 0);
     micro_selector_free(s);
 }
 
@@ -292,7 +328,7 @@ test_selects_while_redis_is_down(void **state)
     micro_test_redis_stop(&redis);
 
     /* no Redis round trip per selection: the snapshot serves */
-    assert_int_equal(micro_selector_select(s, SVC, NULL, &sel), 0);
+    assert_int_equal(pick(s, NULL, &sel), 0);
     assert_int_equal(reachable(s, NULL) != -1, 1);
 
     /* Redis comes back empty; registrations are seen again */
@@ -302,6 +338,58 @@ test_selects_while_redis_is_down(void **state)
     }
     n = NODES + 1;
     assert_true(micro_test_wait(cache_has, &n, MICRO_TEST_WAIT_MS));
+    micro_selector_free(s);
+}
+
+
+/* least_inflight: nodes with a call open (slow ones) are passed over. */
+static void
+test_least_inflight(void **state)
+{
+    int                i, counts[NODES] = { 0 };
+    micro_selected_t   open[2], sel;
+    micro_selector_t  *s;
+
+    (void) state;
+    s = selector(MICRO_STRATEGY_LEAST_INFLIGHT, 0);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(micro_selector_select(s, SVC, NULL, NULL, 0,
+                                               &open[i]), 0);
+    }
+    assert_string_not_equal(open[0].id, open[1].id);
+    for (i = 0; i < 1000; i++) {
+        assert_int_equal(pick(s, NULL, &sel), 0);
+        counts[node_index(&sel)]++;
+    }
+    /* picked only when paired with each other: 1000/45 times, where
+     * uniform would be 100 each */
+    assert_true(counts[node_index(&open[0])]
+                + counts[node_index(&open[1])] < 50);
+    for (i = 0; i < 2; i++) {
+        micro_selector_done(s, &open[i], 0);
+    }
+    micro_selector_free(s);
+}
+
+
+/* Weights: version 2 drawn 9 times in 10. */
+static void
+test_weights(void **state)
+{
+    int                        i, v2 = 0;
+    micro_weight_t             w[2] = { { "1", 10 }, { "2", 90 } };
+    micro_selected_t           sel;
+    micro_selector_t          *s;
+    micro_selector_options_t   o = { MICRO_STRATEGY_RANDOM, { 0, 0, 0 },
+                                     w, 2 };
+
+    (void) state;
+    assert_int_equal(micro_selector_new(cache, &o, &s), 0);
+    for (i = 0; i < 1000; i++) {
+        assert_int_equal(pick(s, NULL, &sel), 0);
+        v2 += strcmp(sel.version, "2") == 0;
+    }
+    assert_in_range(v2, 840, 960);                /* 900, sd 9.5 */
     micro_selector_free(s);
 }
 
@@ -332,6 +420,8 @@ main(void)
         cmocka_unit_test(test_marking),
         cmocka_unit_test(test_cache_follows_registry),
         cmocka_unit_test(test_selects_while_redis_is_down),
+        cmocka_unit_test(test_least_inflight),
+        cmocka_unit_test(test_weights),
         cmocka_unit_test(test_strategy_names),
     };
 
