@@ -38,9 +38,11 @@ TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%) \
                $(BUILD)/test/testsrv
 TEST_COMMON := libmicro/test/redis_fixture.c
 
-MODULES     := $(BUILD)/nginx/ngx_micro_api_module.so \
+MODULES     := $(BUILD)/nginx/ngx_micro_core_module.so \
+               $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
-MODULE_SRCS := $(wildcard ngx_micro_api_module/*.c ngx_micro_web_module/*.c)
+MODULE_SRCS := $(wildcard ngx_micro_core_module/*.[ch] \
+                          ngx_micro_api_module/*.[ch] ngx_micro_web_module/*.c)
 
 # generated sources are kept, never removed as intermediates
 .SECONDARY:

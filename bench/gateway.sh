@@ -56,6 +56,7 @@ pass=$((api + 1))
 proxy=$((api + 2))
 ceiling=$((api + 3))
 cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_core_module.so;
 load_module $root/build/nginx/ngx_micro_api_module.so;
 $(nginx_head $dir)
     keepalive_requests 1000000;

@@ -52,6 +52,7 @@ build/bin/micro register service "{\"name\":\"go.micro.api.trivial\",
 gw=$(free_port 29281)
 pass=$((gw + 1))
 cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_core_module.so;
 load_module $root/build/nginx/ngx_micro_api_module.so;
 $(nginx_head $dir)
     keepalive_requests 1000000;

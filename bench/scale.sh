@@ -23,6 +23,7 @@ pids+=($!)
 
 api=$(free_port 29281)
 cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_core_module.so;
 load_module $root/build/nginx/ngx_micro_api_module.so;
 $(nginx_head "$dir")
     micro_registry $MICRO_REGISTRY;

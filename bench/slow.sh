@@ -34,6 +34,7 @@ rr=$(free_port 29281)
 least=$((rr + 1))
 ewma=$((rr + 2))
 cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_core_module.so;
 load_module $root/build/nginx/ngx_micro_api_module.so;
 $(nginx_head $dir)
     keepalive_requests 1000000;

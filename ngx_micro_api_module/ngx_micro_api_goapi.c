@@ -16,6 +16,8 @@
 
 #include "pb_wire.h"
 
+#include "ngx_micro_api.h"
+
 #include "ngx_micro_api_goapi.h"
 
 
@@ -117,56 +119,63 @@ ngx_micro_api_canonical(ngx_pool_t *pool, ngx_str_t *name, ngx_str_t *out)
 }
 
 
-/* A query component: '+' is a space, %XX a byte. */
-static ngx_int_t
-ngx_micro_api_unescape(ngx_pool_t *pool, u_char *start, u_char *end,
-    ngx_str_t *out)
-{
-    u_char  *p, *src, *dst;
-
-    p = ngx_pnalloc(pool, end - start + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-    for (dst = p, src = start; src < end; src++) {
-        *dst++ = (*src == '+') ? ' ' : *src;
-    }
-    src = p;
-    dst = p;
-    ngx_unescape_uri(&dst, &src, end - start, 0);
-    out->data = p;
-    out->len = dst - p;
-    return NGX_OK;
-}
-
-
 /* a=1&b=2&a=3 into the map, values of one key together. */
 static ngx_int_t
 ngx_micro_api_query_pairs(ngx_pool_t *pool, ngx_str_t *query,
     ngx_array_t *map)
 {
-    u_char     *p, *end, *amp, *eq;
+    u_char     *p;
+    ngx_int_t   rc;
     ngx_str_t   key, value;
 
     p = query->data;
-    end = p + query->len;
-    for ( /* void */ ; p < end; p = amp + 1) {
-        amp = ngx_strlchr(p, end, '&');
-        if (amp == NULL) {
-            amp = end;
-        }
-        if (amp == p) {
-            continue;
-        }
-        eq = ngx_strlchr(p, amp, '=');
-        if (ngx_micro_api_unescape(pool, p, eq ? eq : amp, &key) != NGX_OK
-            || ngx_micro_api_unescape(pool, eq ? eq + 1 : amp, amp, &value)
-               != NGX_OK
-            || ngx_micro_api_pair_add(map, &key, &value) != NGX_OK)
-        {
+    while ((rc = ngx_micro_api_query_next(pool, &p, query->data + query->len,
+                                          &key, &value))
+           == NGX_OK)
+    {
+        if (ngx_micro_api_pair_add(map, &key, &value) != NGX_OK) {
             return NGX_ERROR;
         }
     }
+    return rc == NGX_DONE ? NGX_OK : NGX_ERROR;
+}
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ngx_array_t         *map;
+    ngx_str_t            xff;          /* "prior, prior, " so far */
+} ngx_micro_api_headers_t;
+
+
+static ngx_int_t
+ngx_micro_api_header_pair(ngx_table_elt_t *h, void *data)
+{
+    ngx_micro_api_headers_t  *hs = data;
+
+    u_char     *p;
+    ngx_str_t   name;
+
+    if (ngx_micro_api_canonical(hs->request->pool, &h->key, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    if (name.len != sizeof("X-Forwarded-For") - 1
+        || ngx_strncmp(name.data, "X-Forwarded-For", name.len) != 0)
+    {
+        return ngx_micro_api_pair_add(hs->map, &name, &h->value);
+    }
+    p = ngx_pnalloc(hs->request->pool, hs->xff.len + h->value.len + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    hs->xff.data = ngx_cpymem(p, hs->xff.data, hs->xff.len);
+    hs->xff.data = ngx_cpymem(hs->xff.data, h->value.data, h->value.len);
+    *hs->xff.data++ = ',';
+    *hs->xff.data++ = ' ';
+    hs->xff.len = hs->xff.data - p;
+    hs->xff.data = p;
     return NGX_OK;
 }
 
@@ -175,67 +184,26 @@ ngx_micro_api_query_pairs(ngx_pool_t *pool, ngx_str_t *query,
 static ngx_int_t
 ngx_micro_api_header_pairs(ngx_http_request_t *r, ngx_array_t *map)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_str_t         name, xff;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char                   *p;
+    ngx_str_t                 xff, value;
+    ngx_micro_api_headers_t   hs = { r, map, ngx_null_string };
 
-    ngx_str_set(&xff, "X-Forwarded-For");
-    len = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-    for (i = 0; /* void */ ; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-        if (ngx_micro_api_canonical(r->pool, &h[i].key, &name) != NGX_OK) {
-            return NGX_ERROR;
-        }
-        if (name.len == xff.len
-            && ngx_strncmp(name.data, xff.data, xff.len) == 0)
-        {
-            len += h[i].value.len + 2;
-            continue;
-        }
-        if (ngx_micro_api_pair_add(map, &name, &h[i].value) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (ngx_micro_headers_each(r, ngx_micro_api_header_pair, &hs) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /* "prior, prior, client", one value, as $proxy_add_x_forwarded_for */
-    p = ngx_pnalloc(r->pool, len + r->connection->addr_text.len);
+    p = ngx_pnalloc(r->pool, hs.xff.len + r->connection->addr_text.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
-    name.data = p;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-    for (i = 0; len; i++) {
-        if (i >= part->nelts) {
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-        if (h[i].key.len == xff.len
-            && ngx_strncasecmp(h[i].key.data, xff.data, xff.len) == 0)
-        {
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
-            *p++ = ','; *p++ = ' ';
-            len -= h[i].value.len + 2;
-        }
-    }
+    value.data = p;
+    p = ngx_cpymem(p, hs.xff.data, hs.xff.len);
     p = ngx_cpymem(p, r->connection->addr_text.data,
                    r->connection->addr_text.len);
-    name.len = p - name.data;
-    return ngx_micro_api_pair_add(map, &xff, &name);
+    value.len = p - value.data;
+    ngx_str_set(&xff, "X-Forwarded-For");
+    return ngx_micro_api_pair_add(map, &xff, &value);
 }
 
 

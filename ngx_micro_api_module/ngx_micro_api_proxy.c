@@ -13,16 +13,16 @@
  *     proxy_set_header Micro-Id $micro_id;
  *
  * so buffering, chunked replies, the 101 tunnel and every proxy_*
- * directive work as they do for proxy_pass, and the peer functions of
- * ngx_micro_api_peer.c (selection, failover, keepalive, in-flight counts)
- * are the same as for the RPC leg.
+ * directive work as they do for proxy_pass, and the core's balancer and
+ * keepalive cache (selection, failover, in-flight counts) are the same as
+ * for the RPC leg.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_micro_api_peer.h"
+#include "ngx_micro_core.h"
 #include "ngx_micro_api_proxy.h"
 
 
@@ -141,7 +141,7 @@ ngx_micro_api_proxy_conf(ngx_conf_t *cf, ngx_http_handler_pt *handler)
     if (uscf == NULL) {
         return NGX_CONF_ERROR;
     }
-    uscf->peer.init_upstream = ngx_micro_api_peer_init_upstream;
+    uscf->peer.init_upstream = ngx_micro_upstream_init;
 
     url.len = sizeof("http://") - 1 + ngx_micro_api_proxy_upstream.len;
     url.data = ngx_pnalloc(cf->pool, url.len);

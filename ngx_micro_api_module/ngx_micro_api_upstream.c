@@ -68,7 +68,7 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     u->output.tag = (ngx_buf_tag_t) module;
     u->conf = conf;
 
-    /* the peers come from the call (ngx_micro_api_peer.c) */
+    /* the peers come from the call's pick (the core's balancer) */
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_micro_api_upstream_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -133,36 +133,35 @@ ngx_micro_api_metadata(ngx_table_elt_t *h)
 }
 
 
+typedef struct {
+    size_t    len;
+    u_char   *p;                  /* NULL: only the length */
+} ngx_micro_api_metadata_t;
+
+
+static ngx_int_t
+ngx_micro_api_metadata_line(ngx_table_elt_t *h, void *data)
+{
+    ngx_micro_api_metadata_t  *m = data;
+
+    if (ngx_micro_api_metadata(h)) {
+        m->len += h->key.len + sizeof(": " CRLF) - 1 + h->value.len;
+        if (m->p) {
+            m->p = ngx_sprintf(m->p, "%V: %V" CRLF, &h->key, &h->value);
+        }
+    }
+    return NGX_OK;
+}
+
+
 /* The metadata header lines: their length, and with p, written at p. */
 static size_t
 ngx_micro_api_put_metadata(ngx_http_request_t *r, u_char *p)
 {
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_micro_api_metadata_t  m = { 0, p };
 
-    len = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-    for (i = 0; /* void */ ; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-        if (!ngx_micro_api_metadata(&h[i])) {
-            continue;
-        }
-        len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
-        if (p) {
-            p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
-        }
-    }
-    return len;
+    (void) ngx_micro_headers_each(r, ngx_micro_api_metadata_line, &m);
+    return m.len;
 }
 
 
@@ -181,7 +180,7 @@ ngx_micro_api_create_request(ngx_http_request_t *r)
     len = sizeof("POST / HTTP/1.1" CRLF "Host: " CRLF "Content-Type: " CRLF
                  "Micro-Service: " CRLF "Micro-Endpoint: " CRLF "Micro-Id: "
                  CRLF "Content-Length: " CRLF CRLF) - 1
-          + call->node.len + call->content_type.len + call->service.len
+          + call->peer.node.len + call->content_type.len + call->peer.service.len
           + call->endpoint.len + call->id.len + NGX_OFF_T_LEN + metadata;
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -194,7 +193,7 @@ ngx_micro_api_create_request(ngx_http_request_t *r)
                           "Content-Type: %V" CRLF "Micro-Service: %V" CRLF
                           "Micro-Endpoint: %V" CRLF "Micro-Id: %V" CRLF
                           "Content-Length: %uz" CRLF,
-                          &call->node, &call->content_type, &call->service,
+                          &call->peer.node, &call->content_type, &call->peer.service,
                           &call->endpoint, &call->id, call->body.len);
     ngx_micro_api_put_metadata(r, b->last);
     b->last += metadata;
@@ -218,8 +217,8 @@ ngx_micro_api_create_request(ngx_http_request_t *r)
     r->upstream->request_bufs = cl;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "micro api: calling %V %V at %V", &call->service,
-                   &call->endpoint, &call->node);
+                   "micro api: calling %V %V at %V", &call->peer.service,
+                   &call->endpoint, &call->peer.node);
     return NGX_OK;
 }
 
@@ -252,7 +251,7 @@ ngx_micro_api_process_status_line(ngx_http_request_t *r)
     if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro api: %V sent an invalid status line",
-                      &ctx->call->node);
+                      &ctx->call->peer.node);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
     /* requests go out in one write; later ones on this kept connection
@@ -329,7 +328,7 @@ ngx_micro_api_process_header(ngx_http_request_t *r)
         }
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro api: %V sent an invalid header",
-                      &ctx->call->node);
+                      &ctx->call->peer.node);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -394,7 +393,7 @@ ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
         if (rc != MICRO_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "micro api: reply of %V %V is not a %s: %s",
-                          &ctx->call->service, &ctx->call->endpoint,
+                          &ctx->call->peer.service, &ctx->call->endpoint,
                           ctx->call->response_type->full_name,
                           micro_error_detail());
             rc = NGX_DECLINED;
@@ -441,7 +440,7 @@ ngx_micro_api_filter(void *data, ssize_t bytes)
     if (u->length != -1 && bytes > u->length) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "micro api: %V sent more than its Content-Length",
-                      &ctx->call->node);
+                      &ctx->call->peer.node);
         bytes = (ssize_t) u->length;
     }
 

@@ -10,25 +10,13 @@
 #include <micro/pb.h>
 #include <micro/transcode.h>
 
-
-typedef struct ngx_micro_api_load_s  ngx_micro_api_load_t;   /* peer.c */
+#include "ngx_micro_balancer.h"
 
 
 /* What the handler decided: where to, what, and how to read the reply. */
 typedef struct {
-    ngx_http_request_t          *request;
-    ngx_str_t                    service;       /* NUL-terminated */
+    ngx_micro_peer_t             peer;          /* service, node: balancer */
     ngx_str_t                    endpoint;
-    ngx_str_t                    node;          /* "host:port", pool copy */
-    ngx_uint_t                   nodes;         /* of the service */
-    ngx_uint_t                   tried;
-    ngx_uint_t                   cached;        /* last try on a kept one */
-    ngx_micro_api_load_t        *load;          /* counted on node, or NULL */
-    uint64_t                     started;       /* us, this try */
-    ngx_str_t                    node_id;
-    struct sockaddr             *sockaddr;
-    socklen_t                    socklen;
-    in_port_t                    port;
     ngx_str_t                    id;            /* Micro-Id */
     ngx_str_t                    content_type;  /* of the body sent */
     ngx_str_t                    body;

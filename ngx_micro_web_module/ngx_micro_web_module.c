@@ -13,6 +13,8 @@
 #include <micro/resolver.h>
 #include <micro/service.h>
 
+#include "ngx_micro_core.h"
+
 
 #define NGX_MICRO_WEB_DEFAULT_NAMESPACE  "go.micro.web"
 
@@ -32,15 +34,14 @@ typedef struct {
 static ngx_int_t ngx_micro_web_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_micro_web_ctx_t *ngx_micro_web_resolve(ngx_http_request_t *r);
-static ngx_int_t ngx_micro_web_add_variables(ngx_conf_t *cf);
 static void *ngx_micro_web_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_micro_web_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_micro_web_namespace(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_micro_web_preconfiguration(ngx_conf_t *cf);
 
 
 static ngx_conf_post_handler_pt  ngx_micro_web_namespace_p =
-    ngx_micro_web_namespace;
+    ngx_micro_conf_namespace;
 
 
 static ngx_command_t  ngx_micro_web_commands[] = {
@@ -57,7 +58,7 @@ static ngx_command_t  ngx_micro_web_commands[] = {
 
 
 static ngx_http_module_t  ngx_micro_web_module_ctx = {
-    ngx_micro_web_add_variables,           /* preconfiguration */
+    ngx_micro_web_preconfiguration,        /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -185,9 +186,13 @@ ngx_micro_web_resolve(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_micro_web_add_variables(ngx_conf_t *cf)
+ngx_micro_web_preconfiguration(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
+
+    if (ngx_micro_core_check(cf, "ngx_micro_web_module") != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     for (v = ngx_micro_web_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -231,22 +236,6 @@ ngx_micro_web_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->namespace, prev->namespace,
                              NGX_MICRO_WEB_DEFAULT_NAMESPACE);
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_micro_web_namespace(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_str_t  *ns = data;
-
-    if (!micro_namespace_valid((char *) ns->data, ns->len)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid namespace \"%V\": only letters, digits, "
-                           "\".\", \"-\" and \"_\" are allowed", ns);
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }

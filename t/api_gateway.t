@@ -424,7 +424,7 @@ $failed = $t->under_load(300, sub {
 is($failed, 0, 'a node killed mid-load: no failed request');
 
 like(MicroTest::read_file($t->dir . '/error.log'),
-    qr/micro api: node \Q$a_addr\E put aside for 30 s after 3 failures/,
+    qr/micro: node \Q$a_addr\E of go\.micro\.srv\.pair put aside for 30000 ms after 3 failures/,
     'and the dead node is put aside after 3 failures');
 
 # --- reload under load: no failed request ----------------------------------------------

@@ -170,7 +170,7 @@ is(MicroTest::connections_to($kept_port), 1,
 ok(MicroTest::wait_until(sub { MicroTest::connections_to($kept_port) == 0 },
     'idle close'), 'closed once idle for micro_keepalive_timeout');
 like(MicroTest::read_file($t->dir . '/error.log'),
-     qr/micro api: kept connection to \Q$kept\E closed after 1000 ms idle/,
+     qr/micro: kept connection to \Q$kept\E closed after 1000 ms idle/,
      'and logged at debug level');
 $t->done;
 

@@ -26,6 +26,8 @@ micro_strerror(int code)
     case MICRO_ENONODE:   return "no node available";
     case MICRO_ECLOSED:   return "closed";
     case MICRO_EENCODE:   return "cannot be encoded";
+    case MICRO_EBUSY:     return "every node busy";
+    case MICRO_EREMOTE:   return "the service answered with an error";
     default:              return "unknown error";
     }
 }

@@ -135,13 +135,28 @@ micro_nodes_next(micro_nodes_t *n, const char *service)
 }
 
 
-static int
-micro_node_up(micro_nodes_t *n, const micro_node_state_t *node, int64_t now_ms)
+/* A node's state now: up, busy (at max_inflight) or put aside. */
+typedef enum {
+    MICRO_NODE_UP = 0,
+    MICRO_NODE_BUSY,
+    MICRO_NODE_ASIDE
+} micro_node_status_t;
+
+
+static micro_node_status_t
+micro_node_status(micro_nodes_t *n, const micro_node_state_t *node,
+    int64_t now_ms)
 {
-    return node == NULL
-           || ((node->aside_until == 0 || node->aside_until <= now_ms)
-               && (n->opts.max_inflight == 0
-                   || node->inflight < n->opts.max_inflight));
+    if (node == NULL) {
+        return MICRO_NODE_UP;
+    }
+    if (node->aside_until && node->aside_until > now_ms) {
+        return MICRO_NODE_ASIDE;
+    }
+    if (n->opts.max_inflight && node->inflight >= n->opts.max_inflight) {
+        return MICRO_NODE_BUSY;
+    }
+    return MICRO_NODE_UP;
 }
 
 
@@ -281,18 +296,19 @@ micro_select_among(const micro_select_ctx_t *x, const size_t *cand, size_t k)
 
 /*
  * A node of version (NULL: any) by the strategy: among those up, else
- * (use_aside) among those put aside. MICRO_ENONODE when none qualifies.
+ * (use_busy) among the busy, else (use_aside) among those put aside.
  */
 static int
 micro_select_version(const micro_select_ctx_t *x, const char *version,
     size_t *index)
 {
     int                     rc = MICRO_OK;
-    size_t                  i, up, aside, len, stack[MICRO_SELECT_STACK];
-    size_t                 *cand;
+    size_t                  i, k, len, count[3], stack[3 * MICRO_SELECT_STACK];
+    size_t                 *cand, *group[3];
     int64_t                 now_ms = x->now_us / 1000;
     micro_nodes_t          *n = x->nodes;
     const micro_service_t  *e;
+    micro_node_status_t     st;
 
     len = x->svc->len;
 
@@ -308,33 +324,40 @@ micro_select_version(const micro_select_ctx_t *x, const char *version,
         return MICRO_OK;
     }
 
-    cand = len <= MICRO_SELECT_STACK ? stack : malloc(len * sizeof(size_t));
+    cand = len <= MICRO_SELECT_STACK ? stack
+                                     : malloc(3 * len * sizeof(size_t));
     if (cand == NULL) {
         return MICRO_ENOMEM;
     }
+    for (k = 0; k < 3; k++) {
+        group[k] = cand + k * len;
+        count[k] = 0;
+    }
 
-    /* up from the front, put aside from the back */
-    up = 0;
-    aside = len;
     for (i = 0; i < len; i++) {
         e = &x->svc->entries[i];
         if (!micro_select_qualifies(x, e, version)) {
             continue;
         }
-        if (micro_nodes_all_up(n, now_ms)
-            || micro_node_up(n, micro_map_get(&n->nodes, e->nodes[0].address),
-                             now_ms))
-        {
-            cand[up++] = i;
-        } else {
-            cand[--aside] = i;
-        }
+        st = micro_nodes_all_up(n, now_ms)
+             ? MICRO_NODE_UP
+             : micro_node_status(n, micro_map_get(&n->nodes,
+                                                  e->nodes[0].address),
+                                 now_ms);
+        group[st][count[st]++] = i;
     }
 
-    if (up) {
-        *index = micro_select_among(x, cand, up);
-    } else if (x->how->use_aside && aside < len) {
-        *index = micro_select_among(x, cand + aside, len - aside);
+    if (count[MICRO_NODE_UP]) {
+        *index = micro_select_among(x, group[MICRO_NODE_UP],
+                                    count[MICRO_NODE_UP]);
+    } else if (x->how->use_busy && count[MICRO_NODE_BUSY]) {
+        *index = micro_select_among(x, group[MICRO_NODE_BUSY],
+                                    count[MICRO_NODE_BUSY]);
+    } else if (x->how->use_aside && count[MICRO_NODE_ASIDE]) {
+        *index = micro_select_among(x, group[MICRO_NODE_ASIDE],
+                                    count[MICRO_NODE_ASIDE]);
+    } else if (count[MICRO_NODE_BUSY]) {
+        rc = MICRO_EBUSY;
     } else {
         rc = MICRO_ENONODE;
     }
@@ -357,10 +380,11 @@ micro_select_version_up(const micro_select_ctx_t *x, const char *version)
         e = &x->svc->entries[i];
         if (micro_select_qualifies(x, e, version)
             && (micro_nodes_all_up(x->nodes, now_ms)
-                || micro_node_up(x->nodes,
-                                 micro_map_get(&x->nodes->nodes,
-                                               e->nodes[0].address),
-                                 now_ms)))
+                || micro_node_status(x->nodes,
+                                     micro_map_get(&x->nodes->nodes,
+                                                   e->nodes[0].address),
+                                     now_ms)
+                   == MICRO_NODE_UP))
         {
             return 1;
         }
@@ -471,7 +495,10 @@ micro_nodes_end(micro_nodes_t *n, micro_node_state_t *node, int failed,
     if (node->inflight) {
         node->inflight--;
     }
-    if (!failed) {
+    if (failed < 0) {
+        return 0;
+    }
+    if (failed == 0) {
         node->failures = 0;
         if (latency_us >= 0) {
             micro_node_sample(node, latency_us);
@@ -504,7 +531,9 @@ micro_nodes_aside(micro_nodes_t *n, const char *address)
 {
     micro_node_state_t  *node = micro_map_get(&n->nodes, address);
 
-    return node != NULL && node->aside_until > micro_now_us() / 1000;
+    return node != NULL
+           && micro_node_status(n, node, micro_now_us() / 1000)
+              == MICRO_NODE_ASIDE;
 }
 
 

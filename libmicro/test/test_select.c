@@ -255,6 +255,11 @@ test_tried_and_marks(void **state)
     }
     assert_false(micro_nodes_aside(n, addr[0]));
 
+    /* a call that says nothing of the node neither counts nor clears */
+    s = micro_nodes_start(n, addr[0]);
+    assert_int_equal(micro_nodes_end(n, s, -1, -1), 0);
+    assert_false(micro_nodes_aside(n, addr[0]));
+
     /* the third in a row puts it aside */
     s = micro_nodes_start(n, addr[0]);
     assert_int_equal(micro_nodes_end(n, s, 1, -1), 1);
@@ -285,6 +290,7 @@ test_max_inflight(void **state)
     int              counts[NODES];
     micro_nodes_t   *n = nodes(0, 0, 2);
     micro_select_t   how = { .strategy = MICRO_STRATEGY_RANDOM };
+    int              i;
 
     (void) state;
     /* a node with two calls in flight (a hung one) takes no third */
@@ -293,6 +299,16 @@ test_max_inflight(void **state)
     spread(n, &how, counts);
     assert_int_equal(counts[4], 0);
     assert_true(counts[5] > 0);
+
+    /* every node busy: none, unless the call was admitted (a retry) */
+    for (i = 0; i < NODES; i++) {
+        while (micro_nodes_inflight(n, addr[i]) < 2) {
+            micro_nodes_start(n, addr[i]);
+        }
+    }
+    assert_int_equal(pick(n, &how), MICRO_EBUSY);
+    how.use_busy = 1;
+    assert_true(pick(n, &how) >= 0);
     micro_nodes_free(n);
 }
 

@@ -338,7 +338,7 @@ sub micro {
 
 sub modules {
     return join '', map { "load_module $BUILD/nginx/$_.so;\n" }
-        qw(ngx_micro_api_module ngx_micro_web_module);
+        qw(ngx_micro_core_module ngx_micro_api_module ngx_micro_web_module);
 }
 
 # Expands %%MODULES%%, %%GLOBALS%%, %%HTTP_GLOBALS%%, %%TESTDIR%%,

@@ -25,8 +25,6 @@
 extern "C" {
 #endif
 
-#define MICRO_EREMOTE  (-20)        /* the service answered with an error */
-
 typedef struct {
     const char                *registry;    /* URL; NULL: env or default */
     micro_selector_options_t   selector;

@@ -23,7 +23,9 @@ typedef enum {
     MICRO_ENOTFOUND = -6,   /* service not found */
     MICRO_ENONODE = -7,     /* service known, but no node available */
     MICRO_ECLOSED = -8,     /* object was stopped */
-    MICRO_EENCODE = -9      /* valid input that the output cannot express */
+    MICRO_EENCODE = -9,     /* valid input that the output cannot express */
+    MICRO_EBUSY = -10,      /* every node is at its limit of calls */
+    MICRO_EREMOTE = -20     /* the service answered with an error */
 } micro_errno_t;
 
 const char *micro_strerror(int code);

@@ -14,7 +14,9 @@
  * Candidates pass every filter, are not among the call's tried nodes and
  * are up: a node that failed max_fails times in a row is put aside for
  * fail_timeout (NGINX's max_fails/fail_timeout, go-micro's blacklist of 3
- * and 30 s), and one with max_inflight calls in flight takes no more.
+ * and 30 s), and one with max_inflight calls in flight is busy (NGINX's
+ * max_conns): it takes no new call, so a node that hangs holds no more
+ * than that.
  * With weights, a version is drawn by weight among those with a candidate,
  * and the strategy picks among its nodes.
  */
@@ -69,6 +71,9 @@ typedef struct {
     size_t                        ntried;
     int                           use_aside; /* no node up: take one put
                                               * aside rather than none */
+    int                           use_busy;  /* no node up: take a busy
+                                              * one (a retry: the call is
+                                              * already admitted) */
 } micro_select_t;
 
 typedef struct micro_nodes_s  micro_nodes_t;
@@ -79,7 +84,8 @@ void micro_nodes_free(micro_nodes_t *n);
 
 /*
  * A node of svc for a call, as svc->entries[*index]. MICRO_ENOTFOUND: svc
- * is NULL or empty; MICRO_ENONODE: no node is a candidate.
+ * is NULL or empty; MICRO_EBUSY: every candidate is busy; MICRO_ENONODE:
+ * no node is a candidate.
  */
 int micro_select(micro_nodes_t *n, const char *service,
     const micro_snapshot_service_t *svc, const micro_select_t *how,
@@ -87,9 +93,11 @@ int micro_select(micro_nodes_t *n, const char *service,
 
 /*
  * A call to the node at address starts (NULL without memory) and ends:
- * failed counts toward max_fails, a success clears the count; latency_us
- * is a sample for peak_ewma (< 0: none, as for a failure or a stream).
- * micro_nodes_end returns 1 when this failure put the node aside.
+ * failed > 0 counts toward max_fails, 0 (a success) clears the count,
+ * < 0 does neither (the call says nothing of the node: a kept connection
+ * it had closed); latency_us is a sample for peak_ewma (< 0: none, as
+ * for a stream). micro_nodes_end returns 1 when this failure put the
+ * node aside.
  */
 micro_node_state_t *micro_nodes_start(micro_nodes_t *n, const char *address);
 int micro_nodes_end(micro_nodes_t *n, micro_node_state_t *node, int failed,

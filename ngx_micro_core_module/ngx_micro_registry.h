@@ -14,8 +14,7 @@
 #include <micro/registry.h>
 #include <micro/snapshot.h>
 
-
-typedef struct ngx_micro_registry_s  ngx_micro_registry_t;
+#include "ngx_micro_core.h"
 
 /* What a worker knows, for the status endpoint and logs. */
 typedef struct {
@@ -28,19 +27,29 @@ typedef struct {
 
 /* Parses the URL at configuration time; NULL with *err set on failure. */
 ngx_micro_registry_t *ngx_micro_registry_create(ngx_conf_t *cf,
-    ngx_str_t *url, char **err);
+    ngx_str_t *url, char **err) NGX_MICRO_CORE_API;
 
 /*
  * In a worker (init_process): connects and starts loading. With
  * master_process off, nginx runs no init_process after a reload, so the
  * registry is followed only by the configuration it started with.
  */
-ngx_int_t ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log);
-void ngx_micro_registry_stop(ngx_micro_registry_t *r);
+ngx_int_t ngx_micro_registry_start(ngx_micro_registry_t *r, ngx_log_t *log)
+    NGX_MICRO_CORE_API;
+void ngx_micro_registry_stop(ngx_micro_registry_t *r) NGX_MICRO_CORE_API;
 
 /* The current snapshot; never NULL once started. */
-micro_snapshot_t *ngx_micro_registry_snapshot(ngx_micro_registry_t *r);
+micro_snapshot_t *ngx_micro_registry_snapshot(ngx_micro_registry_t *r)
+    NGX_MICRO_CORE_API;
 void ngx_micro_registry_stats(ngx_micro_registry_t *r,
-    ngx_micro_registry_stats_t *stats);
+    ngx_micro_registry_stats_t *stats) NGX_MICRO_CORE_API;
+
+/*
+ * Posts ev once the worker's first load is in (at once if it is); the
+ * record, from pool, is given to unwait when the waiter goes first.
+ */
+void *ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
+    ngx_pool_t *pool) NGX_MICRO_CORE_API;
+void ngx_micro_registry_unwait(void *waiter) NGX_MICRO_CORE_API;
 
 #endif

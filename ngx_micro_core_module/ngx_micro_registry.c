@@ -30,6 +30,13 @@
 #define NGX_MICRO_REGISTRY_BACKOFF_MAX  5000
 
 
+typedef struct {
+    ngx_queue_t                queue;
+    ngx_event_t               *event;
+    unsigned                   queued:1;
+} ngx_micro_registry_waiter_t;
+
+
 struct ngx_micro_registry_s {
     micro_registry_options_t   opts;
     micro_registry_keys_t      keys;
@@ -46,6 +53,7 @@ struct ngx_micro_registry_s {
     ngx_msec_t                 next_resync;
     ngx_uint_t                 syncs;
     ngx_uint_t                 events;
+    ngx_queue_t                waiters;      /* for the first load */
     unsigned                   started:1;
     unsigned                   stopping:1;
     unsigned                   warned:1;
@@ -223,6 +231,7 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
     }
     cln->handler = ngx_micro_registry_cleanup;
     cln->data = r;
+    ngx_queue_init(&r->waiters);
     return r;
 }
 
@@ -341,6 +350,39 @@ ngx_micro_registry_cleanup(void *data)
     ngx_micro_registry_stop(r);
     micro_registry_keys_free(&r->keys);
     micro_registry_options_free(&r->opts);
+}
+
+
+void *
+ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
+    ngx_pool_t *pool)
+{
+    ngx_micro_registry_waiter_t  *w;
+
+    w = ngx_pcalloc(pool, sizeof(ngx_micro_registry_waiter_t));
+    if (w == NULL) {
+        return NULL;
+    }
+    w->event = ev;
+    if (r->syncs) {
+        ngx_post_event(ev, &ngx_posted_events);
+    } else {
+        ngx_queue_insert_tail(&r->waiters, &w->queue);
+        w->queued = 1;
+    }
+    return w;
+}
+
+
+void
+ngx_micro_registry_unwait(void *waiter)
+{
+    ngx_micro_registry_waiter_t  *w = waiter;
+
+    if (w && w->queued) {
+        ngx_queue_remove(&w->queue);
+        w->queued = 0;
+    }
 }
 
 
@@ -537,10 +579,21 @@ ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
 static void
 ngx_micro_registry_loaded(ngx_micro_registry_t *r)
 {
+    ngx_queue_t                  *q;
+    ngx_micro_registry_waiter_t  *w;
+
     micro_snapshot_free(r->snapshot);
     r->snapshot = r->loading;
     r->loading = NULL;
     r->syncs++;
+
+    while (!ngx_queue_empty(&r->waiters)) {
+        q = ngx_queue_head(&r->waiters);
+        w = ngx_queue_data(q, ngx_micro_registry_waiter_t, queue);
+        ngx_queue_remove(q);
+        w->queued = 0;
+        ngx_post_event(w->event, &ngx_posted_events);
+    }
     r->next_resync = ngx_current_msec + NGX_MICRO_REGISTRY_RESYNC;
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->log, 0,
                    "micro: registry loaded, %uz services",

@@ -1,0 +1,102 @@
+/*
+ * ngx_micro_api_module's types: the location's configuration and the
+ * request's context, shared by its files, each one concern:
+ *
+ *     ngx_micro_api_module.c     directives, variables, configuration
+ *     ngx_micro_api_resolve.c    path -> service and endpoint
+ *     ngx_micro_api_handler.c    micro_api: the body, the pick, the call
+ *     ngx_micro_api_query.c      query strings and forms as JSON (qson)
+ *     ngx_micro_api_rpc.c        micro_rpc: go-micro's /rpc
+ *     ngx_micro_api_filter.c     go-micro errors for NGINX's own answers
+ *     ngx_micro_api_upstream.c   the micro transport to a node
+ *     ngx_micro_api_goapi.c      handler=api's go.api.Request/Response
+ *     ngx_micro_api_proxy.c      handler=proxy through the proxy module
+ */
+
+#ifndef NGX_MICRO_API_H
+#define NGX_MICRO_API_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <micro/select.h>
+
+#include "ngx_micro_core.h"
+#include "ngx_micro_api_upstream.h"
+
+
+#define NGX_MICRO_API_HANDLER_RPC    0    /* go-micro's handlers */
+#define NGX_MICRO_API_HANDLER_API    1
+#define NGX_MICRO_API_HANDLER_PROXY  2
+
+#define NGX_MICRO_API_RESOLVE_MICRO  0
+#define NGX_MICRO_API_RESOLVE_PATH   1
+#define NGX_MICRO_API_RESOLVE_HOST   2
+
+#define NGX_MICRO_API_ID             "go.micro.api"
+#define NGX_MICRO_RPC_ID             "go.micro.rpc"
+
+
+typedef struct {
+    ngx_str_t                  namespace;    /* NUL-terminated */
+    ngx_flag_t                 enabled;      /* micro_api or micro_rpc */
+    ngx_uint_t                 handler;      /* micro_api handler= */
+    ngx_http_handler_pt        proxy;        /* handler=proxy: its own */
+    ngx_uint_t                 resolver;
+    ngx_uint_t                 selector;     /* micro_strategy_t */
+    ngx_array_t               *filter;       /* micro_pair_t, or NULL */
+    ngx_str_t                  label_header; /* micro_api_label_header */
+    ngx_array_t               *weights;      /* micro_weight_t, or NULL */
+    ngx_array_t               *rpc;          /* micro_rpc: namespaces */
+    ngx_http_upstream_conf_t   upstream;
+} ngx_micro_api_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                  service;
+    ngx_str_t                  endpoint;
+    ngx_uint_t                 resolved;     /* 1 resolved, 2 does not */
+    ngx_uint_t                 called;       /* a node was picked */
+    ngx_buf_t                 *error;        /* replaces nginx's page */
+    ngx_uint_t                 hold;         /* header waits for body */
+    ngx_uint_t                 proxy;        /* to the proxy module */
+    ngx_int_t                (*handler)(ngx_http_request_t *r);
+    ngx_array_t               *labels;       /* micro_pair_t, or NULL */
+    micro_select_filter_t      filters[2];   /* micro_api_filter, labels */
+    ngx_http_upstream_conf_t  *upstream;     /* /rpc: a capped timeout */
+    ngx_event_t                wait;         /* for the first load */
+    ngx_uint_t                 waited;       /* gave up waiting */
+    void                      *waiter;       /* the registry's record */
+    ngx_micro_api_call_t       call;
+} ngx_micro_api_ctx_t;
+
+
+extern ngx_module_t  ngx_micro_api_module;
+
+
+/* ngx_micro_api_resolve.c: once per request; NULL only without memory. */
+ngx_micro_api_ctx_t *ngx_micro_api_resolve(ngx_http_request_t *r);
+
+/* ngx_micro_api_handler.c */
+ngx_int_t ngx_micro_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_micro_api_request_id(ngx_http_request_t *r,
+    ngx_micro_api_ctx_t *ctx);
+ngx_int_t ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body);
+void ngx_micro_api_body_handler(ngx_http_request_t *r);
+ngx_int_t ngx_micro_api_dispatch(ngx_http_request_t *r,
+    ngx_micro_api_ctx_t *ctx);
+
+/* ngx_micro_api_query.c */
+ngx_int_t ngx_micro_api_query_next(ngx_pool_t *pool, u_char **pos,
+    u_char *end, ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_str_t *out);
+
+/* ngx_micro_api_rpc.c */
+ngx_int_t ngx_micro_rpc_handler(ngx_http_request_t *r);
+
+/* ngx_micro_api_filter.c */
+ngx_int_t ngx_micro_api_filter_init(ngx_conf_t *cf);
+
+#endif

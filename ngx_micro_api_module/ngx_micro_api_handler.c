@@ -1,0 +1,550 @@
+/*
+ * micro_api's content handler: the request's body (JSON, protobuf, a form
+ * or a GET's query) made the call for the handler configured, a node
+ * picked by the core's balancer, and the call started over the micro
+ * transport (or handed to the proxy module for handler=proxy).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <micro/error.h>
+#include <micro/transcode.h>
+
+#include "ngx_micro_api.h"
+#include "ngx_micro_api_goapi.h"
+#include "ngx_micro_error.h"
+#include "ngx_micro_registry.h"
+
+
+static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_call_api(ngx_http_request_t *r);
+static ngx_int_t ngx_micro_api_call_proxy(ngx_http_request_t *r);
+
+
+/*
+ * The request id: the client's Micro-Id when it sent a sane one, else a
+ * new one (128 random bits in hex). It goes to the service, back to the
+ * client and into $micro_id for the logs.
+ */
+ngx_int_t
+ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h, *out;
+
+    h = ngx_micro_header_in(r, "Micro-Id");
+    if (h && h->value.len > 0 && h->value.len <= 128) {
+        ctx->call.id = h->value;
+    }
+
+    if (ctx->call.id.len == 0) {
+        p = ngx_pnalloc(r->pool, 32);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_sprintf(p, "%08xD%08xD%08xD%08xD", (uint32_t) ngx_random(),
+                    (uint32_t) ngx_random(), (uint32_t) ngx_random(),
+                    (uint32_t) ngx_random());
+        ctx->call.id.data = p;
+        ctx->call.id.len = 32;
+    }
+
+    out = ngx_list_push(&r->headers_out.headers);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+    out->hash = 1;
+    ngx_str_set(&out->key, "Micro-Id");
+    out->value = ctx->call.id;
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_micro_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_micro_api_ctx_t       *ctx;
+    ngx_micro_api_loc_conf_t  *alcf;
+
+    /* the api handler passes any method on; the service decides */
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    if (alcf->handler == NGX_MICRO_API_HANDLER_RPC
+        && !(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PUT
+                          |NGX_HTTP_PATCH|NGX_HTTP_DELETE)))
+    {
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_NOT_ALLOWED,
+                                    "method not allowed");
+    }
+
+    ctx = ngx_micro_api_resolve(r);
+    if (ctx == NULL || ngx_micro_api_request_id(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->handler = (alcf->handler == NGX_MICRO_API_HANDLER_API)
+                   ? ngx_micro_api_call_api
+                   : (alcf->handler == NGX_MICRO_API_HANDLER_PROXY)
+                   ? ngx_micro_api_call_proxy : ngx_micro_api_call;
+    if (ctx->resolved != 1) {
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_NOT_FOUND,
+                                    "not found");
+    }
+
+    /* the proxy module reads the body itself, as it is configured to */
+    if (alcf->handler == NGX_MICRO_API_HANDLER_PROXY) {
+        return ngx_micro_api_call_proxy(r);
+    }
+
+    /* the body is used whole: keep it in one memory buffer if it fits */
+    r->request_body_in_single_buf = 1;
+    rc = ngx_http_read_client_request_body(r, ngx_micro_api_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+    return NGX_DONE;
+}
+
+
+/* The request body in one piece (from memory or the temp file). */
+ngx_int_t
+ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    size_t        len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = NULL;
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+    len = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    body->data = p;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+            p += n;
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+    body->len = p - body->data;
+    return NGX_OK;
+}
+
+
+/*
+ * The labels of micro_api_label_header's header: "k=v" pairs split by
+ * "," or ";", spaces around them ignored, as NUL-terminated strings for
+ * the selection's filter.
+ */
+static ngx_int_t
+ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
+    ngx_micro_api_ctx_t *ctx)
+{
+    u_char           *p, *end, *pair, *eq, *last;
+    micro_pair_t     *kv;
+    ngx_table_elt_t  *h;
+
+    if (alcf->label_header.len == 0) {
+        return NGX_OK;
+    }
+    h = ngx_micro_header_in(r, (char *) alcf->label_header.data);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+    ctx->labels = ngx_array_create(r->pool, 2, sizeof(micro_pair_t));
+    if (ctx->labels == NULL) {
+        return NGX_ERROR;
+    }
+    p = ngx_pnalloc(r->pool, h->value.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    end = ngx_cpymem(p, h->value.data, h->value.len);
+    *end = '\0';
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == ';')) {
+            p++;
+        }
+        if (p == end) {
+            break;
+        }
+        pair = p;
+        while (p < end && *p != ',' && *p != ';') {
+            p++;
+        }
+        for (last = p; last > pair && last[-1] == ' '; last--) { /* void */ }
+        *last = '\0';
+        p++;
+        eq = (u_char *) ngx_strchr(pair, '=');
+        if (eq == NULL || eq == pair || eq[-1] == ' '
+            || ctx->labels->nelts == 16)
+        {
+            return NGX_DECLINED;
+        }
+        kv = ngx_array_push(ctx->labels);
+        if (kv == NULL) {
+            return NGX_ERROR;
+        }
+        *eq = '\0';
+        kv->key = (char *) pair;
+        kv->value = (char *) eq + 1;
+    }
+    return NGX_OK;
+}
+
+
+/* handler=rpc: JSON (or protobuf) to the endpoint, with micro_proto
+ * types transcoded. */
+static ngx_int_t
+ngx_micro_api_call(ngx_http_request_t *r)
+{
+    u_char                     *name;
+    ngx_str_t                   body, ct;
+    micro_buf_t                 pb = { 0 };
+    ngx_micro_api_ctx_t        *ctx;
+    ngx_micro_api_call_t       *call;
+    const micro_pb_message_t   *request_type, *response_type;
+    ngx_micro_core_main_conf_t *cmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    cmcf = ngx_micro_core_request_conf(r);
+    call = &ctx->call;
+
+    /* the body: JSON, protobuf as is, or the query of a GET as JSON */
+    ct = r->headers_in.content_type ? r->headers_in.content_type->value
+                                    : (ngx_str_t) ngx_null_string;
+    if (r->method & NGX_HTTP_GET) {
+        if (ngx_micro_api_query_json(r, &r->args, &body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_str_null(&ct);
+    } else if (ngx_micro_api_read_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    } else if (ct.len >= 33
+               && ngx_strncasecmp(ct.data, (u_char *)
+                                  "application/x-www-form-urlencoded", 33)
+                  == 0)
+    {
+        /* form fields become the JSON object, as go-micro's rpc handler */
+        if (ngx_micro_api_query_json(r, &body, &body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_str_null(&ct);
+    }
+
+    if (ct.len >= 20 && ngx_strncasecmp(ct.data,
+                                        (u_char *) "application/protobuf", 20)
+                        == 0)
+    {
+        ngx_str_set(&call->content_type, "application/protobuf");
+    } else {
+        ngx_str_set(&call->content_type, "application/json");
+    }
+    call->body = body;
+
+    /* with micro_proto types for the endpoint: JSON -> protobuf */
+    name = ngx_pnalloc(r->pool, ctx->endpoint.len + 1);
+    if (name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_cpystrn(name, ctx->endpoint.data, ctx->endpoint.len + 1);
+    if (cmcf->pool && call->content_type.len == 16
+        && micro_pb_pool_method(cmcf->pool, (char *) name, &request_type,
+                                &response_type) == MICRO_OK)
+    {
+        call->allocator.alloc = (void *(*)(void *, size_t)) ngx_palloc;
+        call->allocator.ctx = r->pool;
+        pb.allocator = &call->allocator;
+        call->transcode.pool = cmcf->pool;
+        if (micro_json_to_pb(request_type, (char *) body.data, body.len,
+                             &call->transcode, &pb) != MICRO_OK)
+        {
+            return ngx_micro_error_send(r, NGX_MICRO_API_ID,
+                                        NGX_HTTP_BAD_REQUEST,
+                                        micro_error_detail());
+        }
+        call->body.data = pb.data;
+        call->body.len = pb.len;
+        ngx_str_set(&call->content_type, "application/protobuf");
+        call->response_type = response_type;
+    }
+
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
+/* handler=api: the request as a go.api.Request, the reply from its answer. */
+static ngx_int_t
+ngx_micro_api_call_api(ngx_http_request_t *r)
+{
+    ngx_str_t              body;
+    ngx_micro_api_ctx_t   *ctx;
+    ngx_micro_api_call_t  *call;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    call = &ctx->call;
+    if (ngx_micro_api_read_body(r, &body) != NGX_OK
+        || ngx_micro_api_goapi_request(r, &body, &call->body) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_str_set(&call->content_type, "application/protobuf");
+    call->api_reply = 1;
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
+/* handler=proxy: the proxy module's handler takes it from here. */
+static ngx_int_t
+ngx_micro_api_call_proxy(ngx_http_request_t *r)
+{
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    ctx->proxy = 1;
+    return ngx_micro_api_dispatch(r, ctx);
+}
+
+
+
+static void
+ngx_micro_api_wait_handler(ngx_event_t *ev)
+{
+    ngx_int_t             rc;
+    ngx_http_request_t   *r = ev->data;
+    ngx_connection_t     *c = r->connection;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    if (ev->timedout) {
+        ctx->waited = 1;
+    } else if (ctx->wait.timer_set) {
+        ngx_del_timer(&ctx->wait);
+    }
+    ngx_micro_registry_unwait(ctx->waiter);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "micro api: %s", ctx->waited
+                   ? "gave up waiting for the first registry load"
+                   : "woken by the first registry load");
+
+    rc = ctx->handler(r);
+
+    /* the proxy module took a reference of its own: ours is dropped */
+    if (rc != NGX_DONE || ctx->proxy) {
+        ngx_http_finalize_request(r, rc);
+    }
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_micro_api_wait_cleanup(void *data)
+{
+    ngx_micro_api_ctx_t  *ctx = data;
+
+    if (ctx->wait.timer_set) {
+        ngx_del_timer(&ctx->wait);
+    }
+    if (ctx->wait.posted) {
+        ngx_delete_posted_event(&ctx->wait);
+    }
+    ngx_micro_registry_unwait(ctx->waiter);
+}
+
+
+/*
+ * A worker just started (a reload, a restart) has not loaded the registry
+ * yet: rather than answer "not found" for a service that exists, the
+ * request waits for the load, which wakes it, for micro_registry_wait.
+ */
+static ngx_int_t
+ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx,
+    ngx_micro_core_main_conf_t *cmcf)
+{
+    ngx_http_cleanup_t  *cln;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro api: waiting for the first registry load");
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->wait.handler = ngx_micro_api_wait_handler;
+    ctx->wait.data = r;
+    ctx->wait.log = r->connection->log;
+    ctx->waiter = ngx_micro_registry_wait(cmcf->registry, &ctx->wait,
+                                          r->pool);
+    if (ctx->waiter == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_micro_api_wait_cleanup;
+    cln->data = ctx;
+    ngx_add_timer(&ctx->wait, cmcf->load_wait);
+
+    /* the others wait holding the body's reference; proxy has none */
+    if (ctx->proxy) {
+        r->main->count++;
+    }
+    return NGX_DONE;
+}
+
+
+/* The request's filters: micro_api_filter, then the labels it asks for. */
+static void
+ngx_micro_api_filters(ngx_micro_api_loc_conf_t *alcf, ngx_micro_api_ctx_t *ctx)
+{
+    ngx_uint_t                  n = 0;
+    micro_select_t             *how = &ctx->call.peer.how;
+
+    if (alcf->filter) {
+        ctx->filters[n].labels = alcf->filter->elts;
+        ctx->filters[n++].nlabels = alcf->filter->nelts;
+    }
+    if (ctx->labels) {
+        ctx->filters[n].labels = ctx->labels->elts;
+        ctx->filters[n++].nlabels = ctx->labels->nelts;
+    }
+    how->strategy = (micro_strategy_t) alcf->selector;
+    how->filters = ctx->filters;
+    how->nfilters = n;
+    if (alcf->weights) {
+        how->weights = alcf->weights->elts;
+        how->nweights = alcf->weights->nelts;
+    }
+}
+
+
+/*
+ * The call to a node: the one asked for (/rpc's "address"), or one the
+ * balancer picks from the snapshot (no Redis on this path).
+ */
+ngx_int_t
+ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_micro_peer_t            *peer = &ctx->call.peer;
+    ngx_micro_api_loc_conf_t    *alcf;
+    ngx_micro_core_main_conf_t  *cmcf;
+    ngx_micro_registry_stats_t   st;
+    u_char                       detail[160];
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    cmcf = ngx_micro_core_request_conf(r);
+
+    peer->request = r;
+    peer->service.data = ngx_pnalloc(r->pool, ctx->service.len + 1);
+    if (peer->service.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_cpystrn(peer->service.data, ctx->service.data, ctx->service.len + 1);
+    peer->service.len = ctx->service.len;
+    ctx->call.endpoint = ctx->endpoint;
+
+    rc = ngx_micro_api_labels(r, alcf, ctx);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (rc == NGX_DECLINED) {
+        ngx_snprintf(detail, sizeof(detail), "invalid labels in %V: expected "
+                     "key=value, separated by \",\" (16 at most)%Z",
+                     &alcf->label_header);
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_BAD_REQUEST,
+                                    (char *) detail);
+    }
+    ngx_micro_api_filters(alcf, ctx);
+
+    switch (ngx_micro_balancer_pick(peer)) {
+
+    case NGX_MICRO_PICKED:
+        break;
+
+    case NGX_MICRO_NOT_A_NODE:
+        return ngx_micro_error_send(r, NGX_MICRO_RPC_ID, NGX_HTTP_BAD_REQUEST,
+                                    "address is not a node of the service");
+
+    case NGX_MICRO_NO_MATCH:
+        if (peer->ntried) {
+            /* the nodes that pass have no IP address (logged) */
+            return ngx_micro_error_send(r, NGX_MICRO_API_ID,
+                                        NGX_HTTP_BAD_GATEWAY,
+                                        "no reachable node");
+        }
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    ctx->labels
+                                    ? "no node of the service matches "
+                                      "micro_api_filter and the labels asked"
+                                    : "no node of the service matches "
+                                      "micro_api_filter");
+
+    case NGX_MICRO_ALL_BUSY:
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "every node of the service is at "
+                                    "micro_max_conns");
+
+    case NGX_MICRO_NO_SERVICE:
+        ngx_micro_registry_stats(cmcf->registry, &st);
+        if (st.syncs == 0 && !ctx->waited) {
+            return ngx_micro_api_wait_for_load(r, ctx, cmcf);
+        }
+        /* go-micro's words, and which service it was */
+        p = ngx_pnalloc(r->pool, sizeof("service not found: ")
+                                 + peer->service.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_sprintf(p, "service not found: %V%Z", &peer->service);
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_NOT_FOUND,
+                                    (char *) p);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->called = 1;
+
+    if (ctx->proxy) {
+        return alcf->proxy(r);
+    }
+
+    return ngx_micro_api_upstream_start(r, &ctx->call, ctx->upstream
+                                        ? ctx->upstream : &alcf->upstream,
+                                        &ngx_micro_api_module);
+}
+
+
+void
+ngx_micro_api_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_micro_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
+    rc = ctx->handler(r);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
