@@ -120,6 +120,16 @@ is("$code $j->{text} $j->{n}", '200 q 7', 'passthrough GET query');
 is("$code $j->{text} $j->{n}", '200 a b 42',
     'query values read as JSON first ("42"), else as strings');
 
+# a long value (qson kept 4 KB and dropped what was longer; NGINX takes
+# request lines up to 8 KB), and '+' as a space where %2B is a plus (qson
+# made both spaces)
+my $long = 'x' x 6000;
+($code, $j) = call(GET => "$pass/test/test/echo?text=$long");
+is("$code " . length($j->{text} // ''), '200 6000',
+   'a 6,000-byte query value reaches the service whole');
+($code, $j) = call(GET => "$pass/test/test/echo?text=a+b%2Bc");
+is("$code $j->{text}", '200 a b+c', "'+' is a space, %2B a plus");
+
 # qson's nesting: a[b]=1 makes an object, a[]=x appends to an array
 ($code, $j) = call(GET => "$pass/test/test/echo?bag[tags][color]=red"
     . "&bag[tags][size]=L&bag[items][]=one&bag[items][]=two&text=t");
