@@ -14,7 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "pb_wire.h"
+#include <micro/pb_wire.h>
 
 #include "ngx_micro_api.h"
 

@@ -217,13 +217,13 @@ ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
 static ngx_int_t
 ngx_micro_api_call(ngx_http_request_t *r)
 {
-    u_char                     *name;
-    ngx_str_t                   body, ct;
-    micro_buf_t                 pb = { 0 };
-    ngx_micro_api_ctx_t        *ctx;
-    ngx_micro_api_call_t       *call;
-    const micro_pb_message_t   *request_type, *response_type;
-    ngx_micro_core_main_conf_t *cmcf;
+    u_char                      *name;
+    ngx_str_t                    body, ct;
+    micro_buf_t                  pb = { 0 };
+    ngx_micro_api_ctx_t         *ctx;
+    ngx_micro_api_call_t        *call;
+    const micro_pb_message_t    *request_type, *response_type;
+    ngx_micro_core_main_conf_t  *cmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
     cmcf = ngx_micro_core_request_conf(r);
@@ -414,8 +414,8 @@ ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx,
 static void
 ngx_micro_api_filters(ngx_micro_api_loc_conf_t *alcf, ngx_micro_api_ctx_t *ctx)
 {
-    ngx_uint_t                  n = 0;
-    micro_select_t             *how = &ctx->call.peer.how;
+    ngx_uint_t       n = 0;
+    micro_select_t  *how = &ctx->call.peer.how;
 
     if (alcf->filter) {
         ctx->filters[n].labels = alcf->filter->elts;

@@ -99,6 +99,16 @@ ngx_int_t ngx_micro_headers_each(ngx_http_request_t *r,
     ngx_int_t (*fn)(ngx_table_elt_t *h, void *data), void *data)
     NGX_MICRO_CORE_API;
 
+/* len bytes of JSON (and a newline) as the reply's last buffer, from the
+ * request's pool; NULL without memory. */
+ngx_buf_t *ngx_micro_json_buf(ngx_http_request_t *r, const void *data,
+    size_t len) NGX_MICRO_CORE_API;
+
+/* b as the reply, application/json with its length; what a content
+ * handler returns. */
+ngx_int_t ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b) NGX_MICRO_CORE_API;
+
 /* A request header by name (case-insensitive); NULL when absent. */
 ngx_table_elt_t *ngx_micro_header_in(ngx_http_request_t *r,
     const char *name) NGX_MICRO_CORE_API;

@@ -212,6 +212,47 @@ ngx_micro_upstream_init(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 }
 
 
+ngx_buf_t *
+ngx_micro_json_buf(ngx_http_request_t *r, const void *data, size_t len)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->last = ngx_cpymem(b->pos, data, len);
+    *b->last++ = '\n';
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    return b;
+}
+
+
+ngx_int_t
+ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+    out.buf = b;
+    out.next = NULL;
+    return ngx_http_output_filter(r, &out);
+}
+
+
 ngx_int_t
 ngx_micro_headers_each(ngx_http_request_t *r,
     ngx_int_t (*fn)(ngx_table_elt_t *h, void *data), void *data)

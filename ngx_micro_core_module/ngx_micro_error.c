@@ -22,15 +22,7 @@ ngx_micro_error_buf(ngx_http_request_t *r, const char *id, ngx_uint_t status,
     if (micro_rpc_error_json(&e, &json) != 0) {
         return NULL;
     }
-    b = ngx_create_temp_buf(r->pool, json.len + 1);
-    if (b == NULL) {
-        micro_buf_free(&json);
-        return NULL;
-    }
-    b->last = ngx_cpymem(b->pos, json.data, json.len);
-    *b->last++ = '\n';
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    b = ngx_micro_json_buf(r, json.data, json.len);
     micro_buf_free(&json);
     return b;
 }
@@ -40,9 +32,8 @@ ngx_int_t
 ngx_micro_error_send(ngx_http_request_t *r, const char *id, ngx_uint_t status,
     const char *detail)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
 
     /* an answer before the body was read: the body is read and dropped */
     if (r->request_body == NULL) {
@@ -60,19 +51,5 @@ ngx_micro_error_send(ngx_http_request_t *r, const char *id, ngx_uint_t status,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "micro: %s answers %ui: %s", id, status, detail);
 
-    r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-    out.buf = b;
-    out.next = NULL;
-    return ngx_http_output_filter(r, &out);
+    return ngx_micro_json_send(r, status, b);
 }

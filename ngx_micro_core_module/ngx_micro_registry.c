@@ -13,15 +13,13 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <jansson.h>
 
 #include <micro/error.h>
 #include <micro/service.h>
 
+#include <micro/registry_format.h>
+
 #include "ngx_micro_registry.h"
-#include "redis.h"
-#include "registry_internal.h"
-#include "registry_lua.h"
 
 
 #define NGX_MICRO_REGISTRY_TICK      1000     /* reaper and retry check */
@@ -412,7 +410,7 @@ ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why)
     if (!r->warned && !r->stopping && !ngx_exiting) {
         ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: registry at %s: %s; "
                       "serving the last snapshot of %uz services",
-                      micro_redis_where(&r->opts), why,
+                      micro_registry_where(&r->opts), why,
                       micro_snapshot_size(r->snapshot));
         r->warned = 1;
     }
@@ -474,7 +472,7 @@ ngx_micro_registry_on_connect(const redisAsyncContext *ac, int status)
     }
     if (r->cmd && r->sub && r->warned) {
         ngx_log_error(NGX_LOG_NOTICE, r->log, 0, "micro: registry at %s: "
-                      "connected again", micro_redis_where(&r->opts));
+                      "connected again", micro_registry_where(&r->opts));
         r->warned = 0;
     }
     r->backoff = NGX_MICRO_REGISTRY_BACKOFF;
@@ -489,7 +487,7 @@ ngx_micro_registry_on_auth(redisAsyncContext *ac, void *reply, void *data)
 
     if (rep && rep->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->log, 0, "micro: registry at %s: %s",
-                      micro_redis_where(&r->opts), rep->str);
+                      micro_registry_where(&r->opts), rep->str);
     }
 }
 
@@ -510,7 +508,7 @@ ngx_micro_registry_open(ngx_micro_registry_t *r)
     }
     if (ac->err || ngx_micro_redis_attach(ac, r->log) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: registry at %s: %s",
-                      micro_redis_where(&r->opts),
+                      micro_registry_where(&r->opts),
                       ac->err ? ac->errstr : "no free connection");
         redisAsyncFree(ac);
         return NULL;
@@ -716,8 +714,6 @@ ngx_micro_registry_reload(ngx_micro_registry_t *r)
 static void
 ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
 {
-    char                  *json;
-    json_t                *root, *action, *svc;
     redisReply            *rep = reply;
     micro_service_t        e, copy;
     micro_watch_action_t   a;
@@ -730,27 +726,12 @@ ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
     {
         return;
     }
-
-    root = json_loadb(rep->element[2]->str, rep->element[2]->len, 0, NULL);
-    action = json_object_get(root, "action");
-    svc = json_object_get(root, "service");
-    json = (json_is_string(action) && json_is_object(svc))
-           ? json_dumps(svc, JSON_COMPACT) : NULL;
-    a = json && ngx_strcmp(json_string_value(action), "delete") == 0
-        ? MICRO_WATCH_DELETE : MICRO_WATCH_UPDATE;
-    json_decref(root);
-    if (json == NULL) {
-        ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: skipping a malformed "
-                      "watch event");
-        return;
-    }
-    if (micro_registry_entry_parse(&e, json, ngx_strlen(json), "watch event")
+    if (micro_watch_event_parse(rep->element[2]->str, rep->element[2]->len,
+                                &a, &e)
         != MICRO_OK)
     {
-        free(json);
-        return;
+        return;                   /* warned, through micro_log_warn */
     }
-    free(json);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->log, 0,
                    "micro: registry %s %s node %s",

@@ -57,14 +57,13 @@ ngx_micro_status_service(const char *name,
 ngx_int_t
 ngx_micro_status_handler(ngx_http_request_t *r)
 {
-    u_char                      head[160];
-    ngx_int_t                   rc;
-    ngx_buf_t                  *b;
-    ngx_chain_t                 out;
-    micro_buf_t                 json = { 0 };
-    ngx_micro_status_ctx_t  ctx = { &json, 1 };
-    ngx_micro_registry_stats_t  st;
-    ngx_micro_core_main_conf_t *cmcf;
+    u_char                       head[160];
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    micro_buf_t                  json = { 0 };
+    ngx_micro_status_ctx_t       ctx = { &json, 1 };
+    ngx_micro_registry_stats_t   st;
+    ngx_micro_core_main_conf_t  *cmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -91,26 +90,11 @@ ngx_micro_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, json.len);
+    /* without the last "\n": the buffer adds one */
+    b = ngx_micro_json_buf(r, json.data, json.len - 1);
+    micro_buf_free(&json);
     if (b == NULL) {
-        micro_buf_free(&json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    b->last = ngx_cpymem(b->pos, json.data, json.len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-    micro_buf_free(&json);
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-    out.buf = b;
-    out.next = NULL;
-    return ngx_http_output_filter(r, &out);
+    return ngx_micro_json_send(r, NGX_HTTP_OK, b);
 }

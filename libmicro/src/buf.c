@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "micro/error.h"
-#include "pb_wire.h"
+#include "micro/pb_wire.h"
 
 
 static void *

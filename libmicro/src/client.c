@@ -25,7 +25,7 @@
 #include "micro/registry.h"
 #include "clock.h"
 #include "map.h"
-#include "pb_wire.h"
+#include "micro/pb_wire.h"
 
 #define MICRO_CLIENT_ID  "go.micro.client"
 

@@ -15,7 +15,7 @@
 
 #include "micro/error.h"
 #include "micro/transcode.h"
-#include "pb_wire.h"
+#include "micro/pb_wire.h"
 #include "utf8.h"
 
 #define MICRO_JSON_DEPTH  100

@@ -149,3 +149,17 @@ micro_map_free(micro_map_t *m)
     free(m->slots);
     memset(m, 0, sizeof(*m));
 }
+
+
+void
+micro_map_free_all(micro_map_t *m)
+{
+    size_t  i;
+
+    for (i = 0; i < m->cap; i++) {
+        if (micro_map_live(m, i)) {
+            free(m->slots[i].value);
+        }
+    }
+    micro_map_free(m);
+}

@@ -32,4 +32,7 @@ int micro_map_set(micro_map_t *m, const char *key, void *value);
 void *micro_map_remove(micro_map_t *m, const char *key);
 void micro_map_free(micro_map_t *m);     /* frees keys, not values */
 
+/* Frees the keys and the values (each one malloc'd). */
+void micro_map_free_all(micro_map_t *m);
+
 #endif

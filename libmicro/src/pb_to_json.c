@@ -14,7 +14,7 @@
 #include "micro/error.h"
 #include "micro/transcode.h"
 #include "map.h"
-#include "pb_wire.h"
+#include "micro/pb_wire.h"
 #include "utf8.h"
 
 /* deeper than the JSON side's limit: what JSON encodes must decode */

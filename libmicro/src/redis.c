@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "micro/error.h"
+#include "micro/registry_format.h"
 #include "redis.h"
-
-
-const char *
-micro_redis_where(const micro_registry_options_t *o)
-{
-    static __thread char  where[300];
-
-    if (o->unix_path) {
-        return o->unix_path;
-    }
-    snprintf(where, sizeof(where), "%s:%d", o->host, o->port);
-    return where;
-}
 
 
 static struct timeval
@@ -93,7 +81,7 @@ micro_redis_connect(const micro_registry_options_t *o, redisContext **out)
         rc = micro_error_set(c->err == REDIS_ERR_IO && errno == EINPROGRESS
                              ? MICRO_ETIMEDOUT : MICRO_EREDIS,
                              "cannot connect to redis at %s: %s",
-                             micro_redis_where(o), c->errstr);
+                             micro_registry_where(o), c->errstr);
         redisFree(c);
         return rc;
     }

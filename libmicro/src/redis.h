@@ -16,7 +16,4 @@ int micro_redis_connect(const micro_registry_options_t *o, redisContext **out);
  */
 int micro_redis_status(redisContext *c, redisReply *reply, const char *what);
 
-/* "host:port" or the socket path, for messages. */
-const char *micro_redis_where(const micro_registry_options_t *o);
-
 #endif

@@ -8,8 +8,8 @@
 #include "micro/error.h"
 #include "micro/registry.h"
 #include "redis.h"
+#include "micro/registry_format.h"
 #include "registry_internal.h"
-#include "registry_lua.h"
 
 #define MICRO_DUMP_BATCH  256
 
@@ -188,29 +188,6 @@ micro_registry_eval(micro_registry_t *r, micro_lua_script_t script,
 }
 
 
-int
-micro_registry_entry_parse(micro_service_t *s, const char *json, size_t len,
-    const char *where)
-{
-    int  rc;
-
-    rc = micro_service_from_json(s, json, len);
-    if (rc == MICRO_OK) {
-        rc = micro_service_validate(s);
-        if (rc == MICRO_OK && s->nnodes != 1) {
-            rc = micro_error_set(MICRO_EPARSE, "entry holds %zu nodes, not 1",
-                                 s->nnodes);
-        }
-        if (rc != MICRO_OK) {
-            micro_service_free(s);
-        }
-    }
-    if (rc != MICRO_OK) {
-        micro_log_warn("skipping malformed registry entry in %s: %s",
-                       where, micro_error_detail());
-    }
-    return rc;
-}
 
 
 int

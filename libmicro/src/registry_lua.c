@@ -1,11 +1,11 @@
-/* The registry's Lua scripts; see registry_lua.h for the key layout. */
+/* The registry's Lua scripts; see micro/registry_format.h for the keys. */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "micro/error.h"
-#include "registry_lua.h"
+#include "micro/registry_format.h"
 
 /* Every script: now in ms from Redis's clock, and the event publisher. */
 #define MICRO_LUA_PRELUDE                                                    \
@@ -97,43 +97,3 @@ const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS] = {
     "while reap(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 1000) == 1000 do end\n"
     "return redis.call('SMEMBERS', KEYS[1])\n",
 };
-
-
-char *
-micro_registry_key(const char *prefix, const char *name)
-{
-    char    *k;
-    size_t   len = strlen(prefix) + strlen(name) + 1;
-
-    k = malloc(len);
-    if (k) {
-        snprintf(k, len, "%s%s", prefix, name);
-    }
-    return k;
-}
-
-
-int
-micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix)
-{
-    k->services = micro_registry_key(prefix, "registry:services");
-    k->expiry = micro_registry_key(prefix, "registry:expiry");
-    k->svc = micro_registry_key(prefix, "registry:svc:");
-    k->channel = micro_registry_key(prefix, "registry:watch");
-    if (k->services && k->expiry && k->svc && k->channel) {
-        return MICRO_OK;
-    }
-    micro_registry_keys_free(k);
-    return MICRO_ENOMEM;
-}
-
-
-void
-micro_registry_keys_free(micro_registry_keys_t *k)
-{
-    free(k->services);
-    free(k->expiry);
-    free(k->svc);
-    free(k->channel);
-    memset(k, 0, sizeof(*k));
-}

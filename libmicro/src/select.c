@@ -4,11 +4,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "micro/error.h"
 #include "micro/select.h"
+#include "clock.h"
 #include "map.h"
 
 #define MICRO_SELECT_STACK   256        /* candidates kept on the stack */
@@ -39,16 +39,6 @@ typedef struct {
 } micro_select_ctx_t;
 
 
-static int64_t
-micro_now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
 int
 micro_nodes_new(const micro_nodes_options_t *opts, micro_nodes_t **out)
 {
@@ -75,28 +65,14 @@ micro_nodes_new(const micro_nodes_options_t *opts, micro_nodes_t **out)
 }
 
 
-static void
-micro_map_free_values(micro_map_t *m)
-{
-    size_t  i;
-
-    for (i = 0; i < m->cap; i++) {
-        if (micro_map_live(m, i)) {
-            free(m->slots[i].value);
-        }
-    }
-    micro_map_free(m);
-}
-
-
 void
 micro_nodes_free(micro_nodes_t *n)
 {
     if (n == NULL) {
         return;
     }
-    micro_map_free_values(&n->nodes);
-    micro_map_free_values(&n->counters);
+    micro_map_free_all(&n->nodes);
+    micro_map_free_all(&n->counters);
     free(n);
 }
 

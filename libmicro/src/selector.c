@@ -3,11 +3,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "micro/error.h"
 #include "micro/selector.h"
 #include "cache_internal.h"
+#include "clock.h"
 
 struct micro_selector_s {
     micro_cache_t             *cache;
@@ -68,16 +68,6 @@ micro_copy_str(char *dst, size_t size, const char *src)
 }
 
 
-static int64_t
-micro_selector_now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
 int
 micro_selector_select(micro_selector_t *s, const char *service,
     const micro_select_filter_t *filter, const char *const *tried,
@@ -110,7 +100,7 @@ micro_selector_select(micro_selector_t *s, const char *service,
                        e->nodes[0].address);
         micro_copy_str(out->version, sizeof(out->version), e->version);
         out->node = micro_nodes_start(s->nodes, out->address);
-        out->started_us = micro_selector_now_us();
+        out->started_us = micro_now_us();
     } else if (rc == MICRO_ENOTFOUND) {
         rc = micro_error_set(MICRO_ENOTFOUND, "service \"%s\" not found",
                              service);
@@ -130,7 +120,7 @@ micro_selector_done(micro_selector_t *s, micro_selected_t *sel, int failed)
 {
     pthread_mutex_lock(&s->lock);
     micro_nodes_end(s->nodes, sel->node, failed,
-                    micro_selector_now_us() - sel->started_us);
+                    micro_now_us() - sel->started_us);
     sel->node = NULL;
     pthread_mutex_unlock(&s->lock);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "micro/error.h"
-#include "pb_wire.h"
+#include "micro/pb_wire.h"
 #include "server_internal.h"
 
 static int micro_conn_on_message_begin(http_parser *p);

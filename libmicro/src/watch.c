@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "map.h"
 #include "redis.h"
+#include "micro/registry_format.h"
 #include "registry_internal.h"
 
 #define MICRO_WATCH_REAP_MS      1000
@@ -90,20 +91,6 @@ micro_watcher_clear_queue(micro_watcher_t *w)
 }
 
 
-static void
-micro_known_free(micro_map_t *m)
-{
-    size_t  i;
-
-    for (i = 0; i < m->cap; i++) {
-        if (micro_map_live(m, i)) {
-            free(m->slots[i].value);
-        }
-    }
-    micro_map_free(m);
-}
-
-
 void
 micro_watcher_free(micro_watcher_t *w)
 {
@@ -116,7 +103,7 @@ micro_watcher_free(micro_watcher_t *w)
     close(w->wake[0]);
     close(w->wake[1]);
     micro_watcher_clear_queue(w);
-    micro_known_free(&w->known);
+    micro_map_free_all(&w->known);
     free(w);
 }
 
@@ -309,33 +296,13 @@ micro_watcher_connect(micro_watcher_t *w)
 static void
 micro_watcher_message(micro_watcher_t *w, const char *data, size_t len)
 {
-    char                  *entry_json, *json;
-    json_t                *root, *action, *svc;
+    char                  *json;
     micro_service_t        entry;
     micro_watch_action_t   a;
 
-    root = json_loadb(data, len, 0, NULL);
-    action = json_object_get(root, "action");
-    svc = json_object_get(root, "service");
-    if (!json_is_string(action) || !json_is_object(svc)) {
-        micro_log_warn("skipping malformed watch event");
-        json_decref(root);
+    if (micro_watch_event_parse(data, len, &a, &entry) != MICRO_OK) {
         return;
     }
-    a = strcmp(json_string_value(action), "delete") == 0
-        ? MICRO_WATCH_DELETE : MICRO_WATCH_UPDATE;
-
-    entry_json = json_dumps(svc, JSON_COMPACT);
-    json_decref(root);
-    if (entry_json == NULL
-        || micro_registry_entry_parse(&entry, entry_json, strlen(entry_json),
-                                      "watch event") != MICRO_OK)
-    {
-        free(entry_json);
-        return;
-    }
-    free(entry_json);
-
     json = a == MICRO_WATCH_DELETE ? NULL : micro_service_to_json(&entry);
     if (a != MICRO_WATCH_DELETE && json == NULL) {
         micro_service_free(&entry);
@@ -376,7 +343,7 @@ micro_watcher_read(micro_watcher_t *w)
 
 lost:
     micro_log_warn("registry watch: connection to redis at %s lost: %s",
-                   micro_redis_where(micro_registry_options(w->r)),
+                   micro_registry_where(micro_registry_options(w->r)),
                    w->sub->errstr[0] ? w->sub->errstr : "closed");
     w->warned = 1;
     redisFree(w->sub);

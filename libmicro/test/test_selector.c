@@ -394,22 +394,6 @@ test_weights(void **state)
 }
 
 
-static void
-test_strategy_names(void **state)
-{
-    micro_strategy_t  st;
-
-    (void) state;
-    assert_int_equal(micro_strategy_parse("round_robin", &st), 0);
-    assert_int_equal(st, MICRO_STRATEGY_ROUND_ROBIN);
-    assert_int_equal(micro_strategy_parse("random", &st), 0);
-    assert_int_equal(st, MICRO_STRATEGY_RANDOM);
-    assert_int_equal(micro_strategy_parse("fastest", &st), MICRO_EINVAL);
-    assert_string_equal(micro_strategy_name(MICRO_STRATEGY_ROUND_ROBIN),
-                        "round_robin");
-}
-
-
 int
 main(void)
 {
@@ -422,7 +406,6 @@ main(void)
         cmocka_unit_test(test_selects_while_redis_is_down),
         cmocka_unit_test(test_least_inflight),
         cmocka_unit_test(test_weights),
-        cmocka_unit_test(test_strategy_names),
     };
 
     return cmocka_run_group_tests_name("selector", tests, setup, teardown);

@@ -1,4 +1,8 @@
-/* Internal: the protobuf wire format's primitives, and output buffers. */
+/*
+ * The protobuf wire format's primitives and output buffers, with no I/O:
+ * for code that encodes messages without generated structs (the
+ * transcoder, the NGINX gateway's go.api handler).
+ */
 
 #ifndef MICRO_PB_WIRE_H
 #define MICRO_PB_WIRE_H

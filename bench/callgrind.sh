@@ -1,0 +1,119 @@
+#!/bin/bash
+# Instructions per request in the NGINX worker, counted by callgrind, so
+# the figure holds on a noisy machine: one NGINX (master_process off)
+# under valgrind --tool=callgrind, three locations side by side:
+#   (a) micro_api with descriptors: JSON -> protobuf -> libmicro greeter
+#   (b) micro_api without descriptors: JSON passed through -> greeter
+#   (c) proxy_pass with keepalive to a trivial upstream (the baseline)
+# For each: a warm-up of WARM requests (connections kept, descriptors
+# and snapshot hot), the counters zeroed, then N requests on one kept
+# connection (h2load --h1), the counters dumped. Prints the instructions a
+# request for each and the ratios; budget (issue 10): (a) at most 1.2x (c).
+# Then the functions that cost (a) most, inclusive, from the dump.
+#
+#   bash bench/callgrind.sh          N=2000 WARM=200 by default
+
+set -eu
+. "$(dirname "$0")/lib.sh"
+cd "$root"
+
+N=${N:-2000}
+WARM=${WARM:-200}
+
+tools/setup-deps bench >/dev/null
+make -s all >/dev/null
+start_redis
+
+greeter=$(free_port 29390)
+build/bin/greeter --address 127.0.0.1:$greeter --threads 1 --workers 0 \
+    2>/dev/null &
+pids+=($!)
+trivial=$(free_port 29380)
+start_trivial "$trivial"
+
+api=$(free_port 29381)
+pass=$((api + 1))
+
+# cg_nginx NAME PORT [micro_proto line]: an NGINX of its own under
+# callgrind (a single process), micro_api on PORT, proxy_pass on PORT+10
+cg_nginx() {
+    mkdir -p "$dir/$1"
+    cat > "$dir/$1/nginx.conf" <<CONF
+load_module $root/build/nginx/ngx_micro_core_module.so;
+load_module $root/build/nginx/ngx_micro_api_module.so;
+master_process off;
+$(nginx_head $dir/$1 | sed '/worker_cpu_affinity/d')
+    keepalive_requests 1000000;
+    micro_registry $MICRO_REGISTRY;
+    ${3:-}
+    upstream trivial { server 127.0.0.1:$trivial; keepalive 8; }
+    server { listen 127.0.0.1:$2;
+             location / { micro_api; micro_api_namespace go.micro.srv; } }
+    server { listen 127.0.0.1:$(( $2 + 10 ));
+             location / { proxy_pass http://trivial;
+                          proxy_http_version 1.1;
+                          proxy_set_header Connection ""; } }
+}
+CONF
+    valgrind --tool=callgrind --callgrind-out-file="$dir/$1/out.%p" \
+        nginx -p "$dir/$1/" -c "$dir/$1/nginx.conf" -e "$dir/$1/error.log" \
+        2>"$dir/$1/valgrind.log" &
+    pids+=($!)
+    eval "pid_$1=$!"
+}
+cg_nginx a "$api" "micro_proto $root/build/gen/proto/services.pb;"
+cg_nginx b "$pass"
+proxy=$((api + 10))
+for p in $greeter $trivial $api $pass $proxy; do
+    wait_port "$p"
+done
+echo '{"name":"John"}' > "$dir/body.json"
+for port in $api $pass; do
+    for _ in $(seq 1 600); do
+        curl -s -H 'Content-Type: application/json' -d @"$dir/body.json" \
+            "http://127.0.0.1:$port/greeter/say/hello" | grep -q Hello \
+            && break
+        sleep 0.05
+    done
+done
+
+# requests a run: h2load's HTTP/1.1 mode, one kept connection
+load() {
+    h2load --h1 -n "$1" -c 1 -m 1 -d "$dir/body.json" \
+        -H 'Content-Type: application/json' "$2" > "$dir/h2load.log" 2>&1
+    grep -q "$1 succeeded, 0 failed" "$dir/h2load.log" || {
+        echo "requests failed: $2"; cat "$dir/h2load.log"; exit 1; }
+}
+
+# Instructions in the worker for N requests to url, after a warm-up.
+count() {
+    local label=$1 url=$2 f
+    load "$WARM" "$url"
+    local pid=$3
+    callgrind_control -z "$pid" >/dev/null
+    load "$N" "$url"
+    callgrind_control -d "$label" "$pid" >/dev/null
+    f=$(ls -t "$dir"/*/out.$pid.* | head -1)
+    cp "$f" "$dir/$label.out"
+    sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$f" \
+        | head -1
+}
+
+ia=$(count a "http://127.0.0.1:$api/greeter/say/hello" "$pid_a")
+ib=$(count b "http://127.0.0.1:$pass/greeter/say/hello" "$pid_b")
+ic=$(count c "http://127.0.0.1:$proxy/" "$pid_a")
+
+per() { echo $(( $1 / N )); }
+echo "| request (instructions in the NGINX worker, $N requests) | instr/req | vs proxy_pass |"
+echo "|---|---:|---:|"
+echo "| (a) micro_api, descriptors -> greeter | $(per $ia) | $(ratio $ia $ic) |"
+echo "| (b) micro_api, JSON passed through -> greeter | $(per $ib) | $(ratio $ib $ic) |"
+echo "| (c) proxy_pass + keepalive -> trivial upstream | $(per $ic) | 1.00 |"
+echo
+echo "where (a)'s instructions go (inclusive, per request, top 25):"
+callgrind_annotate --inclusive=yes "$dir/a.out" 2>/dev/null \
+    | sed -n '/^-----.*$/,$p' | grep -E '^ *[0-9,]+ ' | head -25 \
+    | awk -v n="$N" '{ gsub(",", "", $1); printf "%10d  %s\n", $1 / n, $NF }'
+echo
+budget "(a) micro_api/proxy_pass instructions" "$(ratio $ia $ic)" "<=" 1.2
+budgets_verdict
