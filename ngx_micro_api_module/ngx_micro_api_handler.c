@@ -32,6 +32,8 @@ ngx_int_t
 ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 {
     u_char           *p;
+    uint32_t          bits[4];
+    ngx_uint_t        i;
     ngx_table_elt_t  *h, *out;
 
     h = ngx_micro_header_in(r, "Micro-Id");
@@ -44,9 +46,10 @@ ngx_micro_api_request_id(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
         if (p == NULL) {
             return NGX_ERROR;
         }
-        ngx_sprintf(p, "%08xD%08xD%08xD%08xD", (uint32_t) ngx_random(),
-                    (uint32_t) ngx_random(), (uint32_t) ngx_random(),
-                    (uint32_t) ngx_random());
+        for (i = 0; i < 4; i++) {
+            bits[i] = (uint32_t) ngx_random();
+        }
+        ngx_hex_dump(p, (u_char *) bits, sizeof(bits));
         ctx->call.id.data = p;
         ctx->call.id.len = 32;
     }

@@ -35,8 +35,9 @@ ngx_micro_balancer_now_us(void)
 static ngx_int_t
 ngx_micro_balancer_set_node(ngx_micro_peer_t *p, const micro_service_t *e)
 {
-    ngx_url_t            url;
+    ngx_int_t            rc;
     ngx_str_t            addr;
+    ngx_addr_t           sa;
     ngx_http_request_t  *r = p->request;
 
     addr.len = ngx_strlen(e->nodes[0].address);
@@ -46,19 +47,19 @@ ngx_micro_balancer_set_node(ngx_micro_peer_t *p, const micro_service_t *e)
     }
     ngx_memcpy(addr.data, e->nodes[0].address, addr.len + 1);
 
-    ngx_memzero(&url, sizeof(ngx_url_t));
-    url.url = addr;
-    url.no_resolve = 1;
-    if (ngx_parse_url(r->pool, &url) != NGX_OK || url.naddrs == 0) {
+    rc = ngx_parse_addr_port(r->pool, &sa, addr.data, addr.len);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+    if (rc != NGX_OK || ngx_inet_get_port(sa.sockaddr) == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "micro: node %V of %V is not an IP address, skipped",
-                      &addr, &p->service);
+                      "micro: node %V of %V is not an IP address and port, "
+                      "skipped", &addr, &p->service);
         return NGX_DECLINED;
     }
     p->node = addr;
-    p->sockaddr = url.addrs[0].sockaddr;
-    p->socklen = url.addrs[0].socklen;
-    p->port = url.port;
+    p->sockaddr = sa.sockaddr;
+    p->socklen = sa.socklen;
     return NGX_OK;
 }
 

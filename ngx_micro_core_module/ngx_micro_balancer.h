@@ -32,7 +32,6 @@ typedef struct {
     ngx_str_t                  node;         /* "host:port", pool copy */
     struct sockaddr           *sockaddr;
     socklen_t                  socklen;
-    in_port_t                  port;
     micro_node_state_t        *state;        /* counted in flight */
     int64_t                    started;      /* us, this try */
     ngx_uint_t                 nodes;        /* of the service */
