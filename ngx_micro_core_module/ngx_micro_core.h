@@ -109,6 +109,15 @@ ngx_buf_t *ngx_micro_json_buf(ngx_http_request_t *r, const void *data,
 ngx_int_t ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b) NGX_MICRO_CORE_API;
 
+/* A module's variables (a table ending in ngx_http_null_variable) added,
+ * as its preconfiguration does. */
+ngx_int_t ngx_micro_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+    NGX_MICRO_CORE_API;
+
+/* s as a variable's value; NULL: not found. */
+void ngx_micro_variable_set(ngx_http_variable_value_t *v, ngx_str_t *s)
+    NGX_MICRO_CORE_API;
+
 /* A request header by name (case-insensitive); NULL when absent. */
 ngx_table_elt_t *ngx_micro_header_in(ngx_http_request_t *r,
     const char *name) NGX_MICRO_CORE_API;

@@ -212,6 +212,38 @@ ngx_micro_upstream_init(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 }
 
 
+ngx_int_t
+ngx_micro_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+
+void
+ngx_micro_variable_set(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
+    if (s == NULL) {
+        v->not_found = 1;
+        return;
+    }
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+}
+
+
 ngx_buf_t *
 ngx_micro_json_buf(ngx_http_request_t *r, const void *data, size_t len)
 {

@@ -104,7 +104,6 @@ static ngx_int_t
 ngx_micro_web_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t            *s;
     ngx_micro_web_ctx_t  *ctx;
 
     ctx = ngx_micro_web_resolve(r);
@@ -112,19 +111,8 @@ ngx_micro_web_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         return NGX_ERROR;
     }
 
-    if (ctx->resolved != 1) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    s = (ngx_str_t *) ((char *) ctx + data);
-
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = s->data;
-
+    ngx_micro_variable_set(v, ctx->resolved == 1
+                              ? (ngx_str_t *) ((char *) ctx + data) : NULL);
     return NGX_OK;
 }
 
@@ -188,23 +176,11 @@ ngx_micro_web_resolve(ngx_http_request_t *r)
 static ngx_int_t
 ngx_micro_web_preconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
     if (ngx_micro_core_check(cf, "ngx_micro_web_module") != NGX_OK) {
         return NGX_ERROR;
     }
 
-    for (v = ngx_micro_web_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_micro_add_variables(cf, ngx_micro_web_vars);
 }
 
 
