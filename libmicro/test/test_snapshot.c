@@ -1,0 +1,217 @@
+/*
+ * The in-memory pieces under the registry cache and the gateway, with no
+ * Redis: the string map (open addressing with tombstones, growth, rehash
+ * in place) and the snapshot (create, update, delete by node id, the
+ * service gone with its last node, iteration).
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "micro/error.h"
+#include "micro/snapshot.h"
+#include "map.h"
+
+
+static void
+test_map_set_get_remove(void **state)
+{
+    int          i, v[2000];
+    char         key[32];
+    micro_map_t  m = { 0 };
+
+    (void) state;
+    assert_null(micro_map_get(&m, "none"));
+    assert_null(micro_map_remove(&m, "none"));
+
+    /* through several growths */
+    for (i = 0; i < 2000; i++) {
+        v[i] = i;
+        snprintf(key, sizeof(key), "key-%d", i);
+        assert_int_equal(micro_map_set(&m, key, &v[i]), MICRO_OK);
+    }
+    assert_int_equal(m.len, 2000);
+    for (i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        assert_ptr_equal(micro_map_get(&m, key), &v[i]);
+    }
+
+    /* a set of a present key replaces its value, the count stays */
+    assert_int_equal(micro_map_set(&m, "key-7", &v[8]), MICRO_OK);
+    assert_ptr_equal(micro_map_get(&m, "key-7"), &v[8]);
+    assert_int_equal(m.len, 2000);
+
+    /* removes leave tombstones that later look-ups step over */
+    for (i = 0; i < 2000; i += 2) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        assert_non_null(micro_map_remove(&m, key));
+    }
+    assert_int_equal(m.len, 1000);
+    for (i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        if (i % 2) {
+            assert_ptr_equal(micro_map_get(&m, key), &v[i == 7 ? 8 : i]);
+        } else {
+            assert_null(micro_map_get(&m, key));
+        }
+    }
+    micro_map_free(&m);
+}
+
+
+/* Churn: sets and removes of new keys, so tombstones pile up, rehash in
+ * place and never hide a live key or grow the table without bound. */
+static void
+test_map_churn(void **state)
+{
+    int          i, one = 1;
+    char         key[32];
+    micro_map_t  m = { 0 };
+
+    (void) state;
+    assert_int_equal(micro_map_set(&m, "stays", &one), MICRO_OK);
+    for (i = 0; i < 100000; i++) {
+        snprintf(key, sizeof(key), "gone-%d", i);
+        assert_int_equal(micro_map_set(&m, key, &one), MICRO_OK);
+        assert_non_null(micro_map_remove(&m, key));
+    }
+    assert_ptr_equal(micro_map_get(&m, "stays"), &one);
+    assert_int_equal(m.len, 1);
+    assert_true(m.cap <= 64);
+    micro_map_free(&m);
+}
+
+
+static void
+test_map_free_all(void **state)
+{
+    micro_map_t  m = { 0 };
+
+    (void) state;
+    /* valgrind sees a leak if the values are not freed */
+    assert_int_equal(micro_map_set(&m, "a", malloc(16)), MICRO_OK);
+    assert_int_equal(micro_map_set(&m, "b", malloc(16)), MICRO_OK);
+    micro_map_free_all(&m);
+    assert_int_equal(m.len, 0);
+}
+
+
+static void
+entry(micro_service_t *s, const char *name, const char *version,
+    const char *id)
+{
+    char  address[32];
+
+    memset(s, 0, sizeof(*s));
+    snprintf(address, sizeof(address), "127.0.0.1:%d", 9000 + atoi(id + 1));
+    s->name = strdup(name);
+    s->version = strdup(version);
+    s->nodes = calloc(1, sizeof(micro_node_t));
+    s->nnodes = 1;
+    s->nodes[0].id = strdup(id);
+    s->nodes[0].address = strdup(address);
+}
+
+
+static int
+count_services(const char *name, const micro_snapshot_service_t *svc,
+    void *data)
+{
+    (void) name;
+    (void) svc;
+    (*(int *) data)++;
+    return 0;
+}
+
+
+static int
+stop_at_first(const char *name, const micro_snapshot_service_t *svc,
+    void *data)
+{
+    (void) name;
+    (void) svc;
+    (*(int *) data)++;
+    return 7;
+}
+
+
+static void
+test_snapshot_apply(void **state)
+{
+    int                              n;
+    micro_service_t                  e;
+    micro_snapshot_t                *s;
+    const micro_snapshot_service_t  *svc;
+
+    (void) state;
+    assert_int_equal(micro_snapshot_new(&s), MICRO_OK);
+    assert_null(micro_snapshot_get(s, "go.micro.srv.a"));
+
+    /* two nodes of a, one of b */
+    entry(&e, "go.micro.srv.a", "1", "n1");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e), 0);
+    entry(&e, "go.micro.srv.a", "1", "n2");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e), 0);
+    entry(&e, "go.micro.srv.b", "1", "n3");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e), 0);
+    assert_int_equal(micro_snapshot_size(s), 2);
+    svc = micro_snapshot_get(s, "go.micro.srv.a");
+    assert_non_null(svc);
+    assert_int_equal(svc->len, 2);
+
+    /* an update of n1 (a new version) replaces it, no third entry */
+    entry(&e, "go.micro.srv.a", "2", "n1");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_UPDATE, &e), 0);
+    svc = micro_snapshot_get(s, "go.micro.srv.a");
+    assert_int_equal(svc->len, 2);
+    assert_string_equal(strcmp(svc->entries[0].nodes[0].id, "n1") == 0
+                        ? svc->entries[0].version : svc->entries[1].version,
+                        "2");
+
+    /* deletes by node id; an unknown one changes nothing */
+    entry(&e, "go.micro.srv.a", "", "n9");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_DELETE, &e), 0);
+    assert_int_equal(micro_snapshot_get(s, "go.micro.srv.a")->len, 2);
+    entry(&e, "go.micro.srv.a", "", "n1");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_DELETE, &e), 0);
+    svc = micro_snapshot_get(s, "go.micro.srv.a");
+    assert_int_equal(svc->len, 1);
+    assert_string_equal(svc->entries[0].nodes[0].id, "n2");
+
+    /* the last node gone: the service is gone */
+    entry(&e, "go.micro.srv.a", "", "n2");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_DELETE, &e), 0);
+    assert_null(micro_snapshot_get(s, "go.micro.srv.a"));
+    assert_int_equal(micro_snapshot_size(s), 1);
+
+    n = 0;
+    assert_int_equal(micro_snapshot_foreach(s, count_services, &n), 0);
+    assert_int_equal(n, 1);
+    entry(&e, "go.micro.srv.c", "1", "n4");
+    assert_int_equal(micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e), 0);
+    n = 0;
+    assert_int_equal(micro_snapshot_foreach(s, stop_at_first, &n), 7);
+    assert_int_equal(n, 1);
+    micro_snapshot_free(s);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_map_set_get_remove),
+        cmocka_unit_test(test_map_churn),
+        cmocka_unit_test(test_map_free_all),
+        cmocka_unit_test(test_snapshot_apply),
+    };
+
+    return cmocka_run_group_tests_name("snapshot and map", tests, NULL,
+                                       NULL);
+}
