@@ -727,7 +727,7 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     }
 
     if (t != MICRO_TRIP_OK) {
-        rc = t == MICRO_TRIP_TIMEOUT ? MICRO_ETIMEDOUT : MICRO_EREDIS;
+        rc = t == MICRO_TRIP_TIMEOUT ? MICRO_ETIMEDOUT : MICRO_ECONNECT;
         rc = micro_error_set(rc, "%s", err->detail);
         goto done;
     }

@@ -27,6 +27,7 @@ micro_strerror(int code)
     case MICRO_ECLOSED:   return "closed";
     case MICRO_EENCODE:   return "cannot be encoded";
     case MICRO_EBUSY:     return "every node busy";
+    case MICRO_ECONNECT:  return "connection to the service failed";
     case MICRO_EREMOTE:   return "the service answered with an error";
     default:              return "unknown error";
     }

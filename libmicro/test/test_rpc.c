@@ -305,8 +305,10 @@ test_call_by_address(void **state)
     assert_int_equal(micro_client_call_raw(client, "go.micro.srv.rpc",
                                            "Debug.Health", "application/json",
                                            "{}", 2, &co, &reply, &err),
-                     MICRO_EREDIS);
+                     MICRO_ECONNECT);
     assert_non_null(strstr(err.detail, "connection error"));
+    assert_string_equal(micro_strerror(MICRO_ECONNECT),
+                        "connection to the service failed");
     micro_buf_free(&reply);
 }
 

@@ -25,6 +25,8 @@ typedef enum {
     MICRO_ECLOSED = -8,     /* object was stopped */
     MICRO_EENCODE = -9,     /* valid input that the output cannot express */
     MICRO_EBUSY = -10,      /* every node is at its limit of calls */
+    MICRO_ECONNECT = -11,   /* a service's node unreachable, or the
+                             * connection to it broke */
     MICRO_EREMOTE = -20     /* the service answered with an error */
 } micro_errno_t;
 
