@@ -55,6 +55,11 @@ ngx_micro_balancer_set_node(ngx_micro_peer_t *p, const micro_service_t *e)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro: node %V of %V is not an IP address and port, "
                       "skipped", &addr, &p->service);
+
+        /* the pool's copy: the snapshot may change before a retry */
+        if (p->ntried < NGX_MICRO_BALANCER_TRIES) {
+            p->tried[p->ntried++] = (char *) addr.data;
+        }
         return NGX_DECLINED;
     }
     p->node = addr;
@@ -149,7 +154,6 @@ ngx_micro_balancer_select(ngx_micro_peer_t *p, ngx_uint_t first)
         if (p->ntried == NGX_MICRO_BALANCER_TRIES) {
             return NGX_MICRO_NO_MATCH;
         }
-        p->tried[p->ntried++] = svc->entries[i].nodes[0].address;
     }
 }
 

@@ -186,5 +186,24 @@ is($timeouts, 0, 'by its first timeout (micro_max_fails 1), which was on '
 is($failed, 0, 'the calls it held failed over to the other node');
 
 kill 'CONT', $h2_pid;
+
+# a node registered by host name is skipped (a name lookup would block the
+# worker), and the call goes to a node that has an IP address
+($rc, undef, $err) = $t->micro('register', 'service', encode_json({
+    name => 'go.micro.srv.named', version => '1',
+    nodes => [{ id => 'named-a', address => 'localhost:9', metadata => {} }] }));
+is($rc, 0, 'a node registered by host name') or diag($err);
+my (undef, $n_addr) = $t->service('testsrv', '--name', 'go.micro.srv.named');
+ok(nodes_of('go.micro.srv.named', 2), 'two nodes of go.micro.srv.named');
+my %named;
+for (1 .. 20) {
+    my ($code, $reply) = call(GET => "$gw/named/test/echo?text=n");
+    $named{$code == 200 ? $reply->{node} // '' : "status $code"}++;
+}
+is_deeply(\%named, { $n_addr => 20 },
+          'every call answered by the node with an IP address');
+like(log_text(), qr/\Qmicro: node localhost:9 of go.micro.srv.named is not \E
+                    \Qan IP address and port, skipped\E/x,
+     'and the error log names the node skipped');
 $t->done;
 done_testing;
