@@ -348,15 +348,29 @@ ngx_micro_api_header_name(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* The location calls nodes: its content handler, and the core's peers. */
+static char *
+ngx_micro_api_location(ngx_conf_t *cf, ngx_micro_api_loc_conf_t *alcf,
+    ngx_http_handler_pt handler)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = handler;
+    alcf->enabled = 1;
+    alcf->upstream.upstream = ngx_micro_upstream_conf(cf);
+    return alcf->upstream.upstream ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
 /* micro_api [handler=rpc|api|proxy] */
 static char *
 ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_micro_api_loc_conf_t *alcf = conf;
 
-    ngx_str_t                  *value, name;
-    ngx_conf_enum_t            *e;
-    ngx_http_core_loc_conf_t   *clcf;
+    ngx_str_t        *value, name;
+    ngx_conf_enum_t  *e;
 
     if (ngx_micro_core_conf(cf)->registry == NULL) {
         return "needs \"micro_registry\" in the http block before it";
@@ -397,11 +411,7 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_micro_api_handler;
-    alcf->enabled = 1;
-    alcf->upstream.upstream = ngx_micro_upstream_conf(cf);
-    return alcf->upstream.upstream ? NGX_CONF_OK : NGX_CONF_ERROR;
+    return ngx_micro_api_location(cf, alcf, ngx_micro_api_handler);
 }
 
 
@@ -502,9 +512,8 @@ ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_micro_api_loc_conf_t *alcf = conf;
 
-    ngx_str_t                  *value, *ns;
-    ngx_uint_t                  i;
-    ngx_http_core_loc_conf_t   *clcf;
+    ngx_str_t   *value, *ns;
+    ngx_uint_t   i;
 
     if (ngx_micro_core_conf(cf)->registry == NULL) {
         return "needs \"micro_registry\" in the http block before it";
@@ -531,9 +540,5 @@ ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
         *ns = value[i];
     }
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_micro_rpc_handler;
-    alcf->enabled = 1;
-    alcf->upstream.upstream = ngx_micro_upstream_conf(cf);
-    return alcf->upstream.upstream ? NGX_CONF_OK : NGX_CONF_ERROR;
+    return ngx_micro_api_location(cf, alcf, ngx_micro_rpc_handler);
 }
