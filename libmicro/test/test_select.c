@@ -16,6 +16,7 @@
 #include "micro/error.h"
 #include "micro/select.h"
 #include "micro/snapshot.h"
+#include "redis_fixture.h"
 
 #define SVC    "go.micro.srv.sel"
 #define NODES  6
@@ -38,15 +39,9 @@ setup(void **state)
         return -1;
     }
     for (i = 0; i < NODES; i++) {
-        memset(&s, 0, sizeof(s));
         snprintf(id, sizeof(id), "n%d", i);
         snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", 9000 + i);
-        s.name = strdup(SVC);
-        s.version = strdup(i < 3 ? "1" : "2");
-        s.nodes = calloc(1, sizeof(micro_node_t));
-        s.nnodes = 1;
-        s.nodes[0].id = strdup(id);
-        s.nodes[0].address = strdup(addr[i]);
+        micro_test_service(&s, SVC, i < 3 ? "1" : "2", id, 9000 + i);
         micro_metadata_set(&s.nodes[0].metadata, "zone",
                            i % 2 ? "us" : "eu");
         if (micro_snapshot_apply(snap, MICRO_WATCH_CREATE, &s) != MICRO_OK) {
@@ -319,13 +314,19 @@ test_strategy_names(void **state)
     micro_strategy_t  st;
 
     (void) state;
+    assert_int_equal(micro_strategy_parse("random", &st), 0);
+    assert_int_equal(st, MICRO_STRATEGY_RANDOM);
     assert_int_equal(micro_strategy_parse("round_robin", &st), 0);
+    assert_int_equal(st, MICRO_STRATEGY_ROUND_ROBIN);
+    assert_int_equal(micro_strategy_parse("roundrobin", &st), 0);
     assert_int_equal(st, MICRO_STRATEGY_ROUND_ROBIN);
     assert_int_equal(micro_strategy_parse("least_inflight", &st), 0);
     assert_int_equal(st, MICRO_STRATEGY_LEAST_INFLIGHT);
     assert_int_equal(micro_strategy_parse("peak_ewma", &st), 0);
     assert_int_equal(st, MICRO_STRATEGY_PEAK_EWMA);
     assert_int_equal(micro_strategy_parse("fastest", &st), MICRO_EINVAL);
+    assert_string_equal(micro_strategy_name(MICRO_STRATEGY_ROUND_ROBIN),
+                        "round_robin");
     assert_string_equal(micro_strategy_name(MICRO_STRATEGY_PEAK_EWMA),
                         "peak_ewma");
 }

@@ -16,6 +16,7 @@
 
 #include "micro/error.h"
 #include "micro/snapshot.h"
+#include "redis_fixture.h"
 #include "map.h"
 
 
@@ -102,20 +103,12 @@ test_map_free_all(void **state)
 }
 
 
+/* An entry of one node, id "nN" at port 9000 + N. */
 static void
 entry(micro_service_t *s, const char *name, const char *version,
     const char *id)
 {
-    char  address[32];
-
-    memset(s, 0, sizeof(*s));
-    snprintf(address, sizeof(address), "127.0.0.1:%d", 9000 + atoi(id + 1));
-    s->name = strdup(name);
-    s->version = strdup(version);
-    s->nodes = calloc(1, sizeof(micro_node_t));
-    s->nnodes = 1;
-    s->nodes[0].id = strdup(id);
-    s->nodes[0].address = strdup(address);
+    micro_test_service(s, name, version, id, 9000 + atoi(id + 1));
 }
 
 
