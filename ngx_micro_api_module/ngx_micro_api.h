@@ -49,6 +49,7 @@ typedef struct {
     ngx_str_t                  label_header; /* micro_api_label_header */
     ngx_array_t               *weights;      /* micro_weight_t, or NULL */
     ngx_array_t               *rpc;          /* micro_rpc: namespaces */
+    size_t                     max_reply_size;
     ngx_http_upstream_conf_t   upstream;
 } ngx_micro_api_loc_conf_t;
 

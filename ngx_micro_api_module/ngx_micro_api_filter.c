@@ -91,10 +91,17 @@ ngx_micro_api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
 
     if (ctx && ctx->hold) {
-        if (in == NULL) {
+        /* the transcoded body is the upstream's buffer; flushes before
+         * it have nothing to send */
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->tag == (ngx_buf_tag_t) &ngx_micro_api_module) {
+                break;
+            }
+        }
+        if (cl == NULL) {
             return NGX_OK;
         }
-        /* the transcoded body: now the header, with its length */
+        /* now the header, with its length */
         for (len = 0, cl = in; cl; cl = cl->next) {
             len += ngx_buf_size(cl->buf);
         }

@@ -464,6 +464,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ngx_cpystrn(peer->service.data, ctx->service.data, ctx->service.len + 1);
     peer->service.len = ctx->service.len;
     ctx->call.endpoint = ctx->endpoint;
+    ctx->call.max_reply_size = alcf->max_reply_size;
 
     rc = ngx_micro_api_labels(r, alcf, ctx);
     if (rc == NGX_ERROR) {

@@ -23,6 +23,7 @@
 
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
+#define NGX_MICRO_API_MAX_REPLY_SIZE     (4 * 1024 * 1024)  /* gRPC's */
 
 
 static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
@@ -58,6 +59,21 @@ static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
     { ngx_string("round_robin"), MICRO_STRATEGY_ROUND_ROBIN },
     { ngx_string("least_inflight"), MICRO_STRATEGY_LEAST_INFLIGHT },
     { ngx_string("peak_ewma"), MICRO_STRATEGY_PEAK_EWMA },
+    { ngx_null_string, 0 }
+};
+
+/* proxy_next_upstream's conditions, but for those of a cache */
+static ngx_conf_bitmask_t  ngx_micro_api_next_upstream_masks[] = {
+    { ngx_string("error"), NGX_HTTP_UPSTREAM_FT_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_UPSTREAM_FT_TIMEOUT },
+    { ngx_string("invalid_header"), NGX_HTTP_UPSTREAM_FT_INVALID_HEADER },
+    { ngx_string("non_idempotent"), NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT },
+    { ngx_string("http_500"), NGX_HTTP_UPSTREAM_FT_HTTP_500 },
+    { ngx_string("http_502"), NGX_HTTP_UPSTREAM_FT_HTTP_502 },
+    { ngx_string("http_503"), NGX_HTTP_UPSTREAM_FT_HTTP_503 },
+    { ngx_string("http_504"), NGX_HTTP_UPSTREAM_FT_HTTP_504 },
+    { ngx_string("http_429"), NGX_HTTP_UPSTREAM_FT_HTTP_429 },
+    { ngx_string("off"), NGX_HTTP_UPSTREAM_FT_OFF },
     { ngx_null_string, 0 }
 };
 
@@ -137,6 +153,34 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_micro_api_loc_conf_t, upstream.read_timeout),
+      NULL },
+
+    { ngx_string("micro_next_upstream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.next_upstream),
+      &ngx_micro_api_next_upstream_masks },
+
+    { ngx_string("micro_next_upstream_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.next_upstream_tries),
+      NULL },
+
+    { ngx_string("micro_next_upstream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, upstream.next_upstream_timeout),
+      NULL },
+
+    { ngx_string("micro_max_reply_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, max_reply_size),
       NULL },
 
     { ngx_string("micro_api_namespace"),
@@ -256,6 +300,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
     conf->resolver = NGX_CONF_UNSET_UINT;
     conf->filter = NGX_CONF_UNSET_PTR;
     conf->weights = NGX_CONF_UNSET_PTR;
+    conf->max_reply_size = NGX_CONF_UNSET_SIZE;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
@@ -295,6 +340,8 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->filter, prev->filter, NULL);
     ngx_conf_merge_ptr_value(conf->weights, prev->weights, NULL);
     ngx_conf_merge_str_value(conf->label_header, prev->label_header, "");
+    ngx_conf_merge_size_value(conf->max_reply_size, prev->max_reply_size,
+                              NGX_MICRO_API_MAX_REPLY_SIZE);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);
@@ -318,6 +365,10 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                  (NGX_CONF_BITMASK_SET
                                   |NGX_HTTP_UPSTREAM_FT_ERROR
                                   |NGX_HTTP_UPSTREAM_FT_TIMEOUT));
+    if (conf->upstream.next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
+                                       |NGX_HTTP_UPSTREAM_FT_OFF;
+    }
 
     return NGX_CONF_OK;
 }

@@ -13,7 +13,9 @@
 #include <micro/error.h>
 #include <micro/transcode.h>
 
+#include "ngx_micro_api.h"
 #include "ngx_micro_api_goapi.h"
+#include "ngx_micro_error.h"
 #include "ngx_micro_api_upstream.h"
 
 
@@ -22,7 +24,9 @@ typedef struct {
     ngx_http_request_t        *request;
     ngx_http_status_t          status;
     ngx_str_t                  content_type;
-    off_t                      length;       /* the reply body's */
+    off_t                      length;       /* -1: none, or chunked */
+    ngx_uint_t                 chunked;      /* Transfer-Encoding */
+    ngx_http_chunked_t         chunk;        /* its parser's state */
     ngx_uint_t                 close;        /* Connection: close */
     ngx_uint_t                 transcode;    /* the reply made at the end */
     micro_buf_t                reply;        /* collected when transcoding */
@@ -33,16 +37,22 @@ static ngx_int_t ngx_micro_api_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_process_status_line(ngx_http_request_t *r);
 static ngx_int_t ngx_micro_api_process_header(ngx_http_request_t *r);
-static ngx_int_t ngx_micro_api_filter_init(void *data);
-static ngx_int_t ngx_micro_api_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_micro_api_reply_init(void *data);
+static ngx_int_t ngx_micro_api_reply_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_micro_api_reply_chunked(
+    ngx_micro_api_upstream_ctx_t *ctx, ssize_t bytes);
+static ngx_int_t ngx_micro_api_take(ngx_micro_api_upstream_ctx_t *ctx,
+    u_char *p, size_t n);
+static ngx_int_t ngx_micro_api_reply_end(ngx_micro_api_upstream_ctx_t *ctx);
+static ngx_int_t ngx_micro_api_too_large(ngx_micro_api_upstream_ctx_t *ctx);
+static ngx_int_t ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx);
+static ngx_int_t ngx_micro_api_reply_buf(ngx_micro_api_upstream_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *body);
 static void ngx_micro_api_abort_request(ngx_http_request_t *r);
 static void ngx_micro_api_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 
 
-static const char  ngx_micro_api_bad_reply[] =
-    "{\"id\":\"go.micro.api\",\"code\":502,\"detail\":\"the service sent "
-    "a reply that does not parse\",\"status\":\"Bad Gateway\"}\n";
 
 
 /* Memory for transcoded replies: the request's pool. */
@@ -76,6 +86,7 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
 
     ctx->call = call;
     ctx->request = r;
+    ctx->length = -1;
     ctx->reply.allocator = &call->allocator;
     call->allocator.alloc = ngx_micro_api_pool_alloc;
     call->allocator.ctx = r->pool;
@@ -86,8 +97,8 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     u->process_header = ngx_micro_api_process_status_line;
     u->abort_request = ngx_micro_api_abort_request;
     u->finalize_request = ngx_micro_api_finalize_request;
-    u->input_filter_init = ngx_micro_api_filter_init;
-    u->input_filter = ngx_micro_api_filter;
+    u->input_filter_init = ngx_micro_api_reply_init;
+    u->input_filter = ngx_micro_api_reply_filter;
     u->input_filter_ctx = ctx;
 
     /* reading the body took the reference the upstream now holds */
@@ -256,7 +267,10 @@ ngx_micro_api_reinit_request(ngx_http_request_t *r)
     ngx_micro_api_upstream_ctx_t  *ctx = r->upstream->input_filter_ctx;
 
     ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
+    ngx_memzero(&ctx->chunk, sizeof(ngx_http_chunked_t));
     ctx->content_type.len = 0;
+    ctx->length = -1;
+    ctx->chunked = 0;
     ctx->close = 0;
     ctx->reply.len = 0;
     r->upstream->process_header = ngx_micro_api_process_status_line;
@@ -343,6 +357,21 @@ ngx_micro_api_process_header(ngx_http_request_t *r)
                                           (u_char *) "close", 5) == 0)
             {
                 ctx->close = 1;
+            } else if (n == 17
+                       && ngx_strncasecmp(name,
+                                          (u_char *) "Transfer-Encoding", 17)
+                          == 0)
+            {
+                if (r->header_end - r->header_start != 7
+                    || ngx_strncasecmp(r->header_start, (u_char *) "chunked",
+                                       7) != 0)
+                {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "micro api: %V sent an unknown "
+                                  "Transfer-Encoding", &ctx->call->peer.node);
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+                ctx->chunked = 1;
             }
             continue;
         }
@@ -356,6 +385,14 @@ ngx_micro_api_process_header(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro api: %V sent an invalid header",
                       &ctx->call->peer.node);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (ctx->chunked && ctx->length != -1) {
+        /* as NGINX's proxy: a reply that could be read two ways is not */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: %V sent both Content-Length and "
+                      "Transfer-Encoding", &ctx->call->peer.node);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -379,34 +416,208 @@ ngx_micro_api_process_header(ngx_http_request_t *r)
 }
 
 
+/*
+ * The reply body comes with a Content-Length, chunked, or until the node
+ * closes the connection (HTTP/1.0 style, which some services in other
+ * languages use). ngx_http_upstream reads until u->length is 0, or EOF
+ * when it is -1; a chunked reply keeps it at 1 until its last chunk.
+ */
 static ngx_int_t
-ngx_micro_api_filter_init(void *data)
+ngx_micro_api_reply_init(void *data)
 {
     ngx_micro_api_upstream_ctx_t  *ctx = data;
     ngx_http_upstream_t           *u = ctx->request->upstream;
 
-    u->length = ctx->length;
-    if (u->length == 0 && !ctx->close) {
-        u->keepalive = 1;
+    u->length = ctx->chunked ? 1 : ctx->length;
+    if (u->length == 0) {
+        return ngx_micro_api_reply_end(ctx);
+    }
+    if (ctx->transcode && ctx->length > (off_t) ctx->call->max_reply_size) {
+        return ngx_micro_api_too_large(ctx);
     }
     return NGX_OK;
 }
 
 
-/* The reply whole: transcoded to JSON, or a go.api.Response made the reply. */
+static ngx_int_t
+ngx_micro_api_reply_filter(void *data, ssize_t bytes)
+{
+    ngx_micro_api_upstream_ctx_t  *ctx = data;
+
+    ngx_http_upstream_t  *u = ctx->request->upstream;
+
+    if (ctx->chunked) {
+        return ngx_micro_api_reply_chunked(ctx, bytes);
+    }
+    if (u->length != -1 && bytes > u->length) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "micro api: %V sent more than its Content-Length",
+                      &ctx->call->peer.node);
+        bytes = (ssize_t) u->length;
+        ctx->close = 1;                /* what follows is not a reply */
+    }
+    if (ngx_micro_api_take(ctx, u->buffer.last, bytes) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    u->buffer.last += bytes;
+    if (u->length != -1) {
+        u->length -= bytes;
+        if (u->length == 0) {
+            return ngx_micro_api_reply_end(ctx);
+        }
+    }
+    return NGX_OK;
+}
+
+
+/* Chunks as they come (ngx_http_parse_chunked keeps the state). */
+static ngx_int_t
+ngx_micro_api_reply_chunked(ngx_micro_api_upstream_ctx_t *ctx,
+    ssize_t bytes)
+{
+    off_t                 n;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_http_request_t   *r = ctx->request;
+    ngx_http_upstream_t  *u = r->upstream;
+
+    b = &u->buffer;
+    b->pos = b->last;
+    b->last += bytes;
+
+    while (u->length) {
+        rc = ngx_http_parse_chunked(r, b, &ctx->chunk);
+
+        if (rc == NGX_OK) {
+            n = ngx_min(ctx->chunk.size, b->last - b->pos);
+            if (ngx_micro_api_take(ctx, b->pos, (size_t) n) != NGX_OK) {
+                return NGX_ERROR;
+            }
+            b->pos += n;
+            ctx->chunk.size -= n;
+            continue;
+        }
+        if (rc == NGX_DONE) {
+            if (b->pos != b->last) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "micro api: %V sent data after the last chunk",
+                              &ctx->call->peer.node);
+                ctx->close = 1;
+            }
+            u->length = 0;
+            return ngx_micro_api_reply_end(ctx);
+        }
+        if (rc == NGX_AGAIN) {
+            break;
+        }
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "micro api: %V sent an invalid chunked reply",
+                      &ctx->call->peer.node);
+        return NGX_ERROR;
+    }
+
+    /* all taken: the buffer can be reused for what comes next */
+    b->pos = b->last;
+    return NGX_OK;
+}
+
+
+/* A part of the reply body: held to be transcoded, or passed on. */
+static ngx_int_t
+ngx_micro_api_take(ngx_micro_api_upstream_ctx_t *ctx, u_char *p, size_t n)
+{
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u = ctx->request->upstream;
+
+    if (ctx->call->replied || n == 0) {
+        return NGX_OK;                   /* e.g. after micro_max_reply_size */
+    }
+    if (ctx->transcode) {
+        if (ctx->reply.len + n > ctx->call->max_reply_size) {
+            return ngx_micro_api_too_large(ctx);
+        }
+        return micro_buf_append(&ctx->reply, p, n) == MICRO_OK ? NGX_OK
+                                                               : NGX_ERROR;
+    }
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+    cl = ngx_chain_get_free_buf(ctx->request->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+    cl->buf->flush = 1;
+    cl->buf->memory = 1;
+    cl->buf->pos = p;
+    cl->buf->last = p + n;
+    cl->buf->tag = u->output.tag;
+    *ll = cl;
+    return NGX_OK;
+}
+
+
+/* The whole reply is in: the connection may be kept, the held one made. */
+static ngx_int_t
+ngx_micro_api_reply_end(ngx_micro_api_upstream_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u = ctx->request->upstream;
+
+    u->keepalive = !ctx->close;
+    if (ctx->transcode && !ctx->call->replied) {
+        return ngx_micro_api_transcoded(ctx);
+    }
+    return NGX_OK;
+}
+
+
+/*
+ * A held reply over micro_max_reply_size: a 502 (its header has not gone
+ * out), the rest of it left unread with the connection.
+ */
+static ngx_int_t
+ngx_micro_api_too_large(ngx_micro_api_upstream_ctx_t *ctx)
+{
+    u_char               *p;
+    ngx_str_t             detail;
+    ngx_http_request_t   *r = ctx->request;
+    ngx_micro_api_call_t *call = ctx->call;
+
+    p = ngx_pnalloc(r->pool, call->peer.service.len + call->endpoint.len
+                             + sizeof("the reply of   is larger than "
+                                      "micro_max_reply_size ( bytes)")
+                             + NGX_SIZE_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    detail.data = p;
+    detail.len = ngx_sprintf(p, "the reply of %V %V is larger than "
+                             "micro_max_reply_size (%uz bytes)%Z",
+                             &call->peer.service, &call->endpoint,
+                             call->max_reply_size) - p;
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "micro api: the reply of %V %V from %V is larger than "
+                  "micro_max_reply_size (%uz bytes)", &call->peer.service,
+                  &call->endpoint, &call->peer.node, call->max_reply_size);
+
+    r->upstream->length = 0;
+    r->upstream->keepalive = 0;
+    return ngx_micro_api_reply_buf(ctx, NGX_HTTP_BAD_GATEWAY, &detail);
+}
+
+
+/*
+ * The reply whole: transcoded to JSON, or a go.api.Response made the
+ * reply; one that does not parse is a 502.
+ */
 static ngx_int_t
 ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
 {
     ngx_int_t              rc;
-    ngx_buf_t             *b;
     ngx_str_t              body;
-    ngx_chain_t           *cl, **ll;
     micro_buf_t            json = { 0 };
     ngx_http_request_t    *r = ctx->request;
-    ngx_http_upstream_t   *u = r->upstream;
 
-    /* the header waits for this body (the module's header filter): the
-     * reply can still become a 502 */
     if (ctx->call->api_reply) {
         rc = ngx_micro_api_goapi_reply(r, ctx->reply.data, ctx->reply.len,
                                        &body);
@@ -429,8 +640,38 @@ ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
         body.len = json.len;
     }
     if (rc == NGX_DECLINED) {
-        ngx_str_set(&body, ngx_micro_api_bad_reply);
-        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_set(&body, "the service sent a reply that does not parse");
+        body.len++;                                  /* its NUL */
+        return ngx_micro_api_reply_buf(ctx, NGX_HTTP_BAD_GATEWAY, &body);
+    }
+    return ngx_micro_api_reply_buf(ctx, NGX_HTTP_OK, &body);
+}
+
+
+/*
+ * The held reply's one buffer, after what the upstream has (the module's
+ * header filter sends the header with it): the body, or for an error
+ * status go-micro's JSON with the detail in body (NUL-terminated).
+ */
+static ngx_int_t
+ngx_micro_api_reply_buf(ngx_micro_api_upstream_ctx_t *ctx, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    ngx_buf_t            *b, *error;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_request_t   *r = ctx->request;
+    ngx_http_upstream_t  *u = r->upstream;
+
+    ctx->call->replied = 1;
+    if (status != NGX_HTTP_OK) {
+        error = ngx_micro_error_buf(r, NGX_MICRO_API_ID, status,
+                                    (char *) body->data);
+        if (error == NULL) {
+            return NGX_ERROR;
+        }
+        body->data = error->pos;
+        body->len = error->last - error->pos;
+        r->headers_out.status = status;
         ngx_str_set(&r->headers_out.content_type, "application/json");
         r->headers_out.content_type_len = r->headers_out.content_type.len;
     }
@@ -443,66 +684,13 @@ ngx_micro_api_transcoded(ngx_micro_api_upstream_ctx_t *ctx)
         return NGX_ERROR;
     }
     b = cl->buf;
-    b->pos = body.data;
-    b->last = body.data + body.len;
-    b->memory = body.len ? 1 : 0;
-    b->sync = body.len ? 0 : 1;                 /* an empty body */
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = body->len ? 1 : 0;
+    b->sync = body->len ? 0 : 1;                /* an empty body */
     b->flush = 1;
     b->tag = u->output.tag;
     *ll = cl;
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_micro_api_filter(void *data, ssize_t bytes)
-{
-    ngx_micro_api_upstream_ctx_t  *ctx = data;
-
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl, **ll;
-    ngx_http_upstream_t  *u = ctx->request->upstream;
-
-    b = &u->buffer;
-    if (u->length != -1 && bytes > u->length) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "micro api: %V sent more than its Content-Length",
-                      &ctx->call->peer.node);
-        bytes = (ssize_t) u->length;
-    }
-
-    if (ctx->transcode) {
-        if (micro_buf_append(&ctx->reply, b->last, bytes) != MICRO_OK) {
-            return NGX_ERROR;
-        }
-        b->last += bytes;
-        b->pos = b->last;          /* consumed: the buffer can be reused */
-    } else {
-        for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
-            ll = &cl->next;
-        }
-        cl = ngx_chain_get_free_buf(ctx->request->pool, &u->free_bufs);
-        if (cl == NULL) {
-            return NGX_ERROR;
-        }
-        cl->buf->flush = 1;
-        cl->buf->memory = 1;
-        cl->buf->pos = b->last;
-        b->last += bytes;
-        cl->buf->last = b->last;
-        cl->buf->tag = u->output.tag;
-        *ll = cl;
-    }
-
-    if (u->length != -1) {
-        u->length -= bytes;
-        if (u->length == 0) {
-            u->keepalive = !ctx->close;
-            if (ctx->transcode) {
-                return ngx_micro_api_transcoded(ctx);
-            }
-        }
-    }
     return NGX_OK;
 }
 
@@ -515,9 +703,34 @@ ngx_micro_api_abort_request(ngx_http_request_t *r)
 }
 
 
+/*
+ * A held reply not made yet: it ended with the connection (rc 0), or the
+ * node failed after its header. Either way the client gets an answer.
+ */
 static void
 ngx_micro_api_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_str_t                      detail;
+    ngx_chain_t                   *out;
+    ngx_http_upstream_t           *u = r->upstream;
+    ngx_micro_api_upstream_ctx_t  *ctx = u->input_filter_ctx;
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "micro api: finalize request %i", rc);
+
+    if (!ctx->transcode || ctx->call->replied || !u->header_sent) {
+        return;
+    }
+    if (rc == 0) {
+        rc = ngx_micro_api_transcoded(ctx);
+    } else {
+        ngx_str_set(&detail, "the service failed before its reply ended");
+        detail.len++;                                /* its NUL */
+        rc = ngx_micro_api_reply_buf(ctx, NGX_HTTP_BAD_GATEWAY, &detail);
+    }
+    out = u->out_bufs;
+    u->out_bufs = NULL;
+    if (rc == NGX_OK && out) {
+        (void) ngx_http_output_filter(r, out);
+    }
 }

@@ -22,6 +22,8 @@ typedef struct {
     ngx_str_t                    body;
     const micro_pb_message_t    *response_type; /* NULL: pass the reply */
     ngx_uint_t                   api_reply;     /* a go.api.Response */
+    size_t                       max_reply_size; /* of a reply held */
+    ngx_uint_t                   replied;       /* the held reply made */
     micro_transcode_options_t    transcode;
     micro_allocator_t            allocator;     /* the request's pool */
     void                        *upstream_ctx;

@@ -216,8 +216,9 @@ ngx_micro_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
 /*
  * The try's outcome for the node's state. A kept connection the node had
- * closed says nothing of the node, unless it timed out: a node that
- * hangs (SIGSTOP) would otherwise never be put aside.
+ * closed says nothing of the node, unless it timed out (a node that hangs,
+ * SIGSTOP, would otherwise never be put aside) or the node answered on it
+ * (a status micro_next_upstream names, such as http_503).
  */
 static void
 ngx_micro_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
@@ -238,7 +239,7 @@ ngx_micro_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     failed = (state & NGX_PEER_FAILED) ? 1 : 0;
-    if (failed && pc->cached
+    if (failed && pc->cached && u->headers_in.status_n == 0
         && !(c && (c->read->timedout || c->write->timedout)))
     {
         failed = -1;

@@ -25,8 +25,8 @@ my ($s_pid, $s_addr) = $t->service('testsrv');
 
 # generous everywhere (valgrind is slow), short where a timeout is tested
 my $conf = $t->example_conf('gateway.conf');
-$conf =~ s/micro_read_timeout 5s;\n        \}/micro_read_timeout 60s;\n        }\n\n        location \/test\/test\/sleep {\n            micro_api;\n            micro_api_namespace go.micro.srv;\n            micro_read_timeout 1s;\n        }/;
-$conf =~ s/client_max_body_size 4m;/client_max_body_size 1k;/;
+$conf =~ s/micro_read_timeout 5s;\n        \}/micro_read_timeout 60s;\n        }\n\n        location \/test\/test\/sleep {\n            micro_api;\n            micro_api_namespace go.micro.srv;\n            micro_read_timeout 1s;\n        }/ or die 'no micro_read_timeout 5s';
+$conf =~ s/client_max_body_size 4m;/client_max_body_size 1k;/ or die 'no client_max_body_size';
 $conf =~ s/(id=\$micro_id)';/$1 pid=\$pid';/ or die 'no log_format';
 $conf =~ s/^}\s*\z/    server {
         listen 127.0.0.1:%%PORT_v2%%;

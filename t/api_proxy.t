@@ -23,17 +23,8 @@ local $ENV{MICRO_REGISTRY} = $t->redis_url;
 # A node of go.micro.api.shop: the Python service, registered by the CLI.
 sub node {
     my ($name) = @_;
-    my $port = MicroTest::free_port();
-    my $pid = $t->spawn("httpsvc-$name", $PY, "$FindBin::Bin/httpsvc.py",
-                        $port, $name);
-    MicroTest::wait_until(sub { MicroTest::port_open($port) }, "$name up")
-        or die "httpsvc $name did not start";
-    my ($rc, undef, $err) = $t->micro('register', 'service', encode_json({
-        name => 'go.micro.api.shop', version => '1',
-        nodes => [{ id => "shop-$name", address => "127.0.0.1:$port",
-                    metadata => {} }] }));
-    die "register: $err" if $rc;
-    return $pid;
+    return ($t->python_node('httpsvc.py', 'go.micro.api.shop', "shop-$name",
+                            $name))[0];
 }
 
 my $a_pid = node('a');

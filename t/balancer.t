@@ -51,6 +51,25 @@ http {
             micro_api;
         }
 
+        # micro_next_upstream: also on a 503; never; one try only
+        location /retry503/ {
+            rewrite ^/retry503(/.*)$ $1 break;
+            micro_next_upstream error timeout http_503;
+            micro_api;
+        }
+
+        location /noretry/ {
+            rewrite ^/noretry(/.*)$ $1 break;
+            micro_next_upstream off;
+            micro_api;
+        }
+
+        location /onetry/ {
+            rewrite ^/onetry(/.*)$ $1 break;
+            micro_next_upstream_tries 1;
+            micro_api;
+        }
+
         location / {
             micro_selector round_robin;
             micro_api;
@@ -120,6 +139,34 @@ for my $where (qw(filtered weighted)) {
            . ' c)');
     }
 }
+
+# micro_next_upstream off, and micro_next_upstream_tries 1: a call that
+# node a drops is a 502, not tried again on b or c
+for my $where (qw(noretry onetry)) {
+    my $failed = 0;
+    unlink $dropped;
+    for (1 .. 30) {
+        my ($code) = call(GET => "$gw/$where/fo/test/echo?text=x");
+        $failed++ if $code == 502;
+    }
+    my $drops = () = (MicroTest::read_file($dropped) // '') =~ /a\n/g;
+    ok($drops >= 3, "$where: node a dropped calls ($drops of 30)");
+    is($failed, $drops, "$where: each of them a 502, none tried again");
+}
+
+# micro_next_upstream http_503: a node's 503 is tried again on another
+# (a GET: a POST only with non_idempotent, as in NGINX); by default it is
+# the answer (a Python node that refuses every call)
+$t->python_node('microsvc.py', 'go.micro.srv.busy', "busy-$_->[0]",
+                @$_[1 .. $#$_]) for ['a', 503], ['b'];
+ok(nodes_of('go.micro.srv.busy', 2), 'two nodes of go.micro.srv.busy');
+my (%codes, %retried);
+for (1 .. 20) {
+    $codes{ (call(GET => "$gw/busy/say/hello?name=x"))[0] }++;
+    $retried{ (call(GET => "$gw/retry503/busy/say/hello?name=x"))[0] }++;
+}
+is($codes{503}, 10, 'by default the 503 is the answer (round robin: 10 of 20)');
+is($retried{200}, 20, 'with http_503 every call is answered by the other');
 
 # --- a node that hangs ------------------------------------------------------
 

@@ -226,6 +226,24 @@ sub service {
     return ($pid, "127.0.0.1:$port");
 }
 
+# A node of service NAME in another language: t/SCRIPT (Python's standard
+# library) started with a free port and ARGS, registered by the CLI with
+# node id ID. Returns (pid, address).
+sub python_node {
+    my ($self, $script, $name, $id, @args) = @_;
+    my $port = free_port();
+    my $pid = $self->spawn("$id", '/usr/bin/python3', "$ROOT/t/$script",
+                           $port, @args);
+    wait_until(sub { port_open($port) }, "$id up")
+        or die "$script for $id did not start";
+    my ($rc, undef, $err) = $self->micro('register', 'service', JSON::PP
+        ->new->encode({ name => $name, version => '1',
+                        nodes => [{ id => $id, address => "127.0.0.1:$port",
+                                    metadata => {} }] }));
+    die "register $id: $err" if $rc;
+    return ($pid, "127.0.0.1:$port");
+}
+
 # A node that reads the request on each connection it accepts (head and
 # Content-Length body), appends its name to $file, and closes without a
 # reply: a node that dies with the call in hand. Returns its address.
