@@ -255,6 +255,7 @@ ngx_micro_registry_silent(ngx_micro_registry_t *r, ngx_msec_t now)
 static void
 ngx_micro_registry_tick(ngx_event_t *ev)
 {
+    size_t                 n;
     const char            *argv[8];
     ngx_msec_t             now;
     ngx_micro_registry_t  *r = ev->data;
@@ -271,6 +272,11 @@ ngx_micro_registry_tick(ngx_event_t *ev)
     } else if (r->loading && ngx_micro_registry_silent(r, now)) {
         ngx_micro_registry_lost(r, "redis did not answer in time");
     } else {
+        n = micro_snapshot_expire(r->snapshot, (int64_t) now);
+        if (n) {
+            ngx_log_error(NGX_LOG_NOTICE, r->log, 0, "micro: registry: %uz "
+                          "nodes kept after they were gone have expired", n);
+        }
         /* expired nodes come back to every watcher as deletes */
         argv[0] = "EVAL";
         argv[1] = micro_lua_scripts[MICRO_LUA_REAP];
@@ -548,7 +554,17 @@ ngx_micro_registry_connect(ngx_micro_registry_t *r)
 
 /* --- loading and following ------------------------------------------------ */
 
-/* Parses entries of one service's reply into snapshot s. */
+/* The time an entry expires, from the ms it has left (-1: never). */
+static int64_t
+ngx_micro_registry_expires(int64_t left)
+{
+    return left < 0 ? MICRO_SNAPSHOT_NEVER
+                    : (int64_t) ngx_current_msec + left;
+}
+
+
+/* Parses entries of one service's reply (each followed by the ms it has
+ * left) into snapshot s. */
 static void
 ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
     redisReply *reply, const char *name)
@@ -556,8 +572,9 @@ ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
     size_t           i;
     micro_service_t  e;
 
-    for (i = 0; i < reply->elements; i++) {
+    for (i = 0; i + 1 < reply->elements; i += 2) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
+            || reply->element[i + 1]->type != REDIS_REPLY_INTEGER
             || micro_registry_entry_parse(&e, reply->element[i]->str,
                                           reply->element[i]->len, name)
                != MICRO_OK)
@@ -568,7 +585,8 @@ ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
             micro_service_free(&e);
             continue;
         }
-        micro_snapshot_apply(s, MICRO_WATCH_CREATE, &e);
+        micro_snapshot_apply_until(s, MICRO_WATCH_CREATE, &e,
+            ngx_micro_registry_expires(reply->element[i + 1]->integer));
     }
 }
 
@@ -577,9 +595,24 @@ ngx_micro_registry_add_entries(ngx_micro_registry_t *r, micro_snapshot_t *s,
 static void
 ngx_micro_registry_loaded(ngx_micro_registry_t *r)
 {
+    size_t                        kept;
     ngx_queue_t                  *q;
     ngx_micro_registry_waiter_t  *w;
 
+    /*
+     * Stale beats empty: nodes the load did not find but whose expiry has
+     * not passed stay until it does (Redis restarted empty: libmicro's
+     * heartbeats register again within a second, others at their next).
+     */
+    kept = micro_snapshot_carry(r->loading, r->snapshot,
+                                (int64_t) ngx_current_msec,
+                                MICRO_REGISTRY_DEFAULT_TTL);
+    if (kept) {
+        ngx_log_error(NGX_LOG_WARN, r->log, 0, "micro: registry at %s: "
+                      "%uz nodes are gone from it before their expiry; "
+                      "kept until it passes", micro_registry_where(&r->opts),
+                      kept);
+    }
     micro_snapshot_free(r->snapshot);
     r->snapshot = r->loading;
     r->loading = NULL;
@@ -714,6 +747,7 @@ ngx_micro_registry_reload(ngx_micro_registry_t *r)
 static void
 ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
 {
+    int64_t                ttl, expires;
     redisReply            *rep = reply;
     micro_service_t        e, copy;
     micro_watch_action_t   a;
@@ -727,11 +761,14 @@ ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
     if (micro_watch_event_parse(rep->element[2]->str, rep->element[2]->len,
-                                &a, &e)
+                                &a, &e, &ttl)
         != MICRO_OK)
     {
         return;                   /* warned, through micro_log_warn */
     }
+    /* a publisher that does not say: as if the default TTL */
+    expires = ngx_micro_registry_expires(ttl < 0 ? MICRO_REGISTRY_DEFAULT_TTL
+                                         : ttl == 0 ? -1 : ttl);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->log, 0,
                    "micro: registry %s %s node %s",
@@ -739,8 +776,8 @@ ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
                    e.nodes[0].id);
 
     if (r->loading && micro_service_copy(&copy, &e) == MICRO_OK) {
-        micro_snapshot_apply(r->loading, a, &copy);
+        micro_snapshot_apply_until(r->loading, a, &copy, expires);
     }
-    micro_snapshot_apply(r->snapshot, a, &e);
+    micro_snapshot_apply_until(r->snapshot, a, &e, expires);
     r->events++;
 }

@@ -480,6 +480,15 @@ is("$code $j->{msg}", '200 Hello offline', 'redis down: still serving');
 $t->redis(port => (split /:/, $t->redis_url)[2] =~ s{/0}{}r);
 ok($t->every_worker("$gw/registry", 2, sub { $_[0]{registry}{connected} },
     'reconnect'), 'redis back: both workers reconnect');
+# libmicro services see their registration gone and register again at
+# once (a probe every second), not at their next heartbeat (TTL/3)
+ok(MicroTest::wait_until(sub {
+    ($t->micro('get', 'service', 'go.micro.srv.greeter'))[0] == 0 },
+    'greeter back'), 'the greeter is in the restarted Redis again');
+like(MicroTest::read_file($t->dir . "/greeter-" . (split /:/, $g_addr)[1]
+                          . '.log'),
+     qr/heartbeat: "go\.micro\.srv\.greeter" (is gone from the registry; registering it again|registered again)/,
+     'by its heartbeat noticing, which says so');
 my (undef, $back) = $t->service('testsrv', '--name', 'go.micro.srv.back');
 ok($t->every_worker("$gw/registry", 2,
     sub { $_[0]{services}{'go.micro.srv.back'} }, 'followed again'),

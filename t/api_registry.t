@@ -80,6 +80,13 @@ $t->micro('register', 'service', svc('go.micro.api.bad', 'good', 9005));
 ok(eventually(sub { "@{ nodes_of($_[0], 'go.micro.api.bad') }" eq 'good' },
     'good node'), 'only the valid entry is used');
 
+# a node that expires while Redis is down (its 3 s are long over when
+# Redis is back: the reconnects below take 16 s)
+$t->micro('register', 'service', svc('go.micro.api.short', 's-1', 9008),
+          '--ttl', '3s');
+ok(eventually(sub { nodes_of($_[0], 'go.micro.api.short')->[0] }, 'short'),
+    'a node with a TTL of 3 s');
+
 # Redis down: the last snapshot stays
 $t->redis_stop;
 ok(eventually(sub { !$_[0]{registry}{connected} }, 'disconnect'),
@@ -105,13 +112,20 @@ my @warned = MicroTest::read_file($log)
     =~ /\[warn\] \d+#.*micro: registry at 127\.0\.0\.1:$redis: .*serving the last snapshot/g;
 is(scalar @warned, 2, 'and one warning a worker, after 8 failed tries');
 
-# Redis back (empty, as after a restart): followed again
+# Redis back (empty, as after a restart): followed again, and stale
+# beats empty: the nodes it lost stay until their own expiry would have
+# passed (n-2 has none: 30 s), the expired one goes
 $t->redis(port => $redis);
 $t->micro('register', 'service', svc('go.micro.api.after', 'a-1', 9006));
 ok(eventually(sub { $_[0]{registry}{connected}
                     && nodes_of($_[0], 'go.micro.api.after')->[0]
-                    && !$_[0]{services}{'go.micro.api.new'} }, 'resync'),
-    'redis back: new registrations seen, the lost ones gone');
+                    && !$_[0]{services}{'go.micro.api.short'} }, 'resync'),
+    'redis back: new registrations seen, the expired node gone');
+is_deeply(nodes_of(status(), 'go.micro.api.new'), ['n-2'],
+    'a node Redis lost is kept (not a 404 until it registers again)');
+my @kept = MicroTest::read_file($log) =~ /\[warn\] \d+#.*micro: registry at 127\.0\.0\.1:$redis: (\d+) nodes are gone from it before their expiry; kept until it passes/g;
+is_deeply(\@kept, [3, 3], 'each worker says how many it kept')
+    or diag(explain(\@kept));
 
 # reload keeps it all
 my $pid = MicroTest::read_file($t->dir . '/nginx.pid');

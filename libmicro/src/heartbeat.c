@@ -1,4 +1,9 @@
-/* The heartbeat thread: re-register every TTL/3, retry fast after failures. */
+/*
+ * The heartbeat thread: re-register every TTL/3, retry fast after failures,
+ * and between beats check every second that the registration is still
+ * there, so a Redis restarted empty has the service back at once rather
+ * than at its next beat.
+ */
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,6 +15,7 @@
 #include "micro/heartbeat.h"
 
 #define MICRO_HEARTBEAT_RETRY_MS  500
+#define MICRO_HEARTBEAT_PROBE_MS  1000
 
 struct micro_heartbeat_s {
     micro_registry_t   *r;
@@ -49,35 +55,61 @@ micro_heartbeat_beat(micro_heartbeat_t *hb)
 }
 
 
+/* Waits ms or until stopped; lock held. Returns 0 when stopped. */
+static int
+micro_heartbeat_wait(micro_heartbeat_t *hb, int ms)
+{
+    struct timespec  until;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long) (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    while (!hb->stop
+           && pthread_cond_timedwait(&hb->cond, &hb->lock, &until)
+              != ETIMEDOUT)
+    { /* void */ }
+    return !hb->stop;
+}
+
+
 static void *
 micro_heartbeat_run(void *arg)
 {
-    int                 interval;
-    struct timespec     until;
+    int                 interval, since, step, present;
     micro_heartbeat_t  *hb = arg;
 
+    since = 0;                      /* ms since the last beat */
     pthread_mutex_lock(&hb->lock);
-    while (!hb->stop) {
+    for ( ;; ) {
         interval = hb->failing ? MICRO_HEARTBEAT_RETRY_MS : hb->ttl_ms / 3;
         if (interval <= 0) {
             interval = MICRO_REGISTRY_DEFAULT_TTL / 3;
         }
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += interval / 1000;
-        until.tv_nsec += (long) (interval % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
+        step = interval - since;
+        if (step > MICRO_HEARTBEAT_PROBE_MS) {
+            step = MICRO_HEARTBEAT_PROBE_MS;
         }
-        while (!hb->stop
-               && pthread_cond_timedwait(&hb->cond, &hb->lock, &until)
-                  != ETIMEDOUT)
-        { /* void */ }
-        if (hb->stop) {
+        if (!micro_heartbeat_wait(hb, step)) {
             break;
         }
+        since += step;
         pthread_mutex_unlock(&hb->lock);
-        micro_heartbeat_beat(hb);
+
+        present = since < interval
+                  ? micro_registry_present(hb->r, &hb->service) : 0;
+        if (present == 0 && since < interval) {
+            micro_log_warn("heartbeat: \"%s\" is gone from the registry; "
+                           "registering it again", hb->service.name);
+        }
+        if (present != 1) {
+            /* due, gone, or Redis failed the probe: the beat says which */
+            micro_heartbeat_beat(hb);
+            since = 0;
+        }
         pthread_mutex_lock(&hb->lock);
     }
     pthread_mutex_unlock(&hb->lock);

@@ -286,6 +286,31 @@ micro_registry_deregister(micro_registry_t *r, const micro_service_t *s)
 }
 
 
+int
+micro_registry_present(micro_registry_t *r, const micro_service_t *s)
+{
+    int          rc, live;
+    size_t       i;
+    redisReply  *reply;
+    const char  *args[3];
+
+    pthread_mutex_lock(&r->lock);
+    for (i = 0, rc = MICRO_OK, live = 1; live && i < s->nnodes; i++) {
+        args[0] = r->keys.expiry;
+        args[1] = s->name;
+        args[2] = s->nodes[i].id;
+        rc = micro_registry_eval(r, MICRO_LUA_PRESENT, 1, 3, args, &reply);
+        if (rc != MICRO_OK) {
+            break;
+        }
+        live = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+        freeReplyObject(reply);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc != MICRO_OK ? rc : live;
+}
+
+
 /* Adds the parsable entries of an array reply to out, merged by version. */
 static int
 micro_registry_collect(redisReply *reply, const char *name,
@@ -299,7 +324,8 @@ micro_registry_collect(redisReply *reply, const char *name,
         return micro_error_set(MICRO_EREDIS, "redis: unexpected reply for "
                                "\"%s\"", name);
     }
-    for (i = 0; i < reply->elements; i++) {
+    /* each entry is followed by the time it has left */
+    for (i = 0; i < reply->elements; i += 2) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
             || micro_registry_entry_parse(&s, reply->element[i]->str,
                                           reply->element[i]->len, name)

@@ -80,15 +80,20 @@ micro_registry_entry_parse(micro_service_t *s, const char *json, size_t len,
 
 int
 micro_watch_event_parse(const char *data, size_t len,
-    micro_watch_action_t *action, micro_service_t *entry)
+    micro_watch_action_t *action, micro_service_t *entry, int64_t *ttl_ms)
 {
     int      rc;
     char    *json;
-    json_t  *root, *a, *svc;
+    json_t  *root, *a, *svc, *ttl;
 
     root = json_loadb(data, len, 0, NULL);
     a = json_object_get(root, "action");
     svc = json_object_get(root, "service");
+    ttl = json_object_get(root, "ttl");
+    if (ttl_ms) {
+        *ttl_ms = json_is_integer(ttl) && json_integer_value(ttl) >= 0
+                  ? json_integer_value(ttl) : -1;
+    }
     json = (json_is_string(a) && json_is_object(svc))
            ? json_dumps(svc, JSON_COMPACT) : NULL;
     if (json == NULL) {

@@ -12,9 +12,10 @@
     "if redis.replicate_commands then redis.replicate_commands() end\n"      \
     "local t = redis.call('TIME')\n"                                         \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"\
-    "local function publish(channel, action, entry)\n"                      \
-    "  redis.call('PUBLISH', channel,\n"                                     \
-    "    '{\"action\":\"' .. action .. '\",\"service\":' .. entry .. '}')\n" \
+    "local function publish(channel, action, entry, ttl)\n"                 \
+    "  local t = ttl and ',\"ttl\":' .. ttl or ''\n"                           \
+    "  redis.call('PUBLISH', channel, '{\"action\":\"' .. action .. '\"'\n"    \
+    "    .. t .. ',\"service\":' .. entry .. '}')\n"                          \
     "end\n"
 
 /* Removes one node; publishes "delete" with its last entry. */
@@ -63,7 +64,7 @@ const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS] = {
     "local action = 'refresh'\n"
     "if not live then action = 'create'\n"
     "elseif old ~= ARGV[3] then action = 'update' end\n"
-    "if action ~= 'refresh' then publish(ARGV[5], action, ARGV[3]) end\n"
+    "if action ~= 'refresh' then publish(ARGV[5], action, ARGV[3], ttl) end\n"
     "return action\n",
 
     /* deregister: KEYS services, expiry; ARGV hash prefix, channel, name,
@@ -74,13 +75,18 @@ const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS] = {
     " ARGV[4])\n"
     "return old and 1 or 0\n",
 
-    /* get: KEYS hash, expiry; ARGV name. Returns the live entries. */
+    /* get: KEYS hash, expiry; ARGV name. Returns the live entries, each
+     * followed by the ms it has left (-1: no expiry). */
     MICRO_LUA_PRELUDE
     "local all = redis.call('HGETALL', KEYS[1])\n"
     "local out = {}\n"
     "for i = 1, #all, 2 do\n"
     "  local s = redis.call('ZSCORE', KEYS[2], ARGV[1] .. ' ' .. all[i])\n"
-    "  if s and tonumber(s) > now then out[#out + 1] = all[i + 1] end\n"
+    "  s = s and tonumber(s)\n"
+    "  if s and s > now then\n"
+    "    out[#out + 1] = all[i + 1]\n"
+    "    out[#out + 1] = s == math.huge and -1 or s - now\n"
+    "  end\n"
     "end\n"
     "return out\n",
 
@@ -96,4 +102,9 @@ const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS] = {
     MICRO_LUA_REAP_ALL
     "while reap(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 1000) == 1000 do end\n"
     "return redis.call('SMEMBERS', KEYS[1])\n",
+
+    /* present: KEYS expiry; ARGV name, node id. 1 when the node is live. */
+    MICRO_LUA_PRELUDE
+    "local s = redis.call('ZSCORE', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])\n"
+    "return (s and tonumber(s) > now) and 1 or 0\n",
 };

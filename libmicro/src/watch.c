@@ -300,7 +300,7 @@ micro_watcher_message(micro_watcher_t *w, const char *data, size_t len)
     micro_service_t        entry;
     micro_watch_action_t   a;
 
-    if (micro_watch_event_parse(data, len, &a, &entry) != MICRO_OK) {
+    if (micro_watch_event_parse(data, len, &a, &entry, NULL) != MICRO_OK) {
         return;
     }
     json = a == MICRO_WATCH_DELETE ? NULL : micro_service_to_json(&entry);

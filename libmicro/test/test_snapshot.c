@@ -195,6 +195,92 @@ test_snapshot_apply(void **state)
 }
 
 
+/* The node ids of a service's entries, sorted, as "n1 n2". */
+static const char *
+ids_of(const micro_snapshot_t *s, const char *name)
+{
+    size_t                           i, k;
+    const char                      *ids[8], *t;
+    static char                      out[64];
+    const micro_snapshot_service_t  *svc;
+
+    out[0] = '\0';
+    svc = micro_snapshot_get(s, name);
+    for (i = 0; svc && i < svc->len && i < 8; i++) {
+        ids[i] = svc->entries[i].nodes[0].id;
+        for (k = i; k > 0 && strcmp(ids[k - 1], ids[k]) > 0; k--) {
+            t = ids[k]; ids[k] = ids[k - 1]; ids[k - 1] = t;
+        }
+    }
+    for (k = 0; k < i; k++) {
+        strcat(out, k ? " " : "");
+        strcat(out, ids[k]);
+    }
+    return out;
+}
+
+
+/*
+ * Stale beats empty: a reload that finds Redis emptier keeps the nodes it
+ * lacks until their own expiry, those with none for keep_ms; they then go,
+ * and a node registered again is no longer a carried one.
+ */
+static void
+test_snapshot_carry(void **state)
+{
+    micro_service_t    e;
+    micro_snapshot_t  *old, *reload;
+
+    (void) state;
+    assert_int_equal(micro_snapshot_new(&old), MICRO_OK);
+    assert_int_equal(micro_snapshot_new(&reload), MICRO_OK);
+
+    /* at t=1000: n1 expires at 5000, n2 at 2000, n3 never; n4 of b too */
+    entry(&e, "go.micro.srv.a", "1", "n1");
+    micro_snapshot_apply_until(old, MICRO_WATCH_CREATE, &e, 5000);
+    entry(&e, "go.micro.srv.a", "1", "n2");
+    micro_snapshot_apply_until(old, MICRO_WATCH_CREATE, &e, 2000);
+    entry(&e, "go.micro.srv.a", "1", "n3");
+    micro_snapshot_apply(old, MICRO_WATCH_CREATE, &e);
+    entry(&e, "go.micro.srv.b", "1", "n4");
+    micro_snapshot_apply_until(old, MICRO_WATCH_CREATE, &e, 9000);
+
+    /* the reload at t=3000 found only n4 (registered again) */
+    entry(&e, "go.micro.srv.b", "1", "n4");
+    micro_snapshot_apply_until(reload, MICRO_WATCH_CREATE, &e, 33000);
+    assert_int_equal(micro_snapshot_carry(reload, old, 3000, 30000), 2);
+    micro_snapshot_free(old);
+    assert_string_equal(ids_of(reload, "go.micro.srv.a"), "n1 n3");
+    assert_string_equal(ids_of(reload, "go.micro.srv.b"), "n4");
+    assert_false(micro_snapshot_get(reload, "go.micro.srv.b")->life[0]
+                 .carried);
+
+    /* n1 goes at 5000, n3 (no expiry) at 33000, with the service */
+    assert_int_equal(micro_snapshot_expire(reload, 4999), 0);
+    assert_int_equal(micro_snapshot_expire(reload, 5000), 1);
+    assert_string_equal(ids_of(reload, "go.micro.srv.a"), "n3");
+    assert_int_equal(micro_snapshot_expire(reload, 32999), 0);
+    assert_int_equal(micro_snapshot_expire(reload, 33000), 1);
+    assert_null(micro_snapshot_get(reload, "go.micro.srv.a"));
+
+    /* n4 is not carried: its expiry is Redis's to apply, by a delete */
+    assert_int_equal(micro_snapshot_expire(reload, 99000), 0);
+    assert_string_equal(ids_of(reload, "go.micro.srv.b"), "n4");
+
+    /* a carried node registered again is a live one */
+    assert_int_equal(micro_snapshot_new(&old), MICRO_OK);
+    entry(&e, "go.micro.srv.c", "1", "n5");
+    micro_snapshot_apply_until(old, MICRO_WATCH_CREATE, &e, 8000);
+    assert_int_equal(micro_snapshot_carry(reload, old, 4000, 30000), 1);
+    entry(&e, "go.micro.srv.c", "1", "n5");
+    micro_snapshot_apply_until(reload, MICRO_WATCH_CREATE, &e, 40000);
+    assert_int_equal(micro_snapshot_expire(reload, 99000), 0);
+    assert_string_equal(ids_of(reload, "go.micro.srv.c"), "n5");
+    micro_snapshot_free(old);
+    micro_snapshot_free(reload);
+}
+
+
 int
 main(void)
 {
@@ -203,6 +289,7 @@ main(void)
         cmocka_unit_test(test_map_churn),
         cmocka_unit_test(test_map_free_all),
         cmocka_unit_test(test_snapshot_apply),
+        cmocka_unit_test(test_snapshot_carry),
     };
 
     return cmocka_run_group_tests_name("snapshot and map", tests, NULL,

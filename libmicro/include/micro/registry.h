@@ -59,6 +59,12 @@ int micro_registry_register(micro_registry_t *r, const micro_service_t *s,
 int micro_registry_deregister(micro_registry_t *r, const micro_service_t *s);
 
 /*
+ * 1 when every node of s has a live entry, 0 when one has not (expired,
+ * or Redis restarted empty), or an error. Cheap: for heartbeats to probe.
+ */
+int micro_registry_present(micro_registry_t *r, const micro_service_t *s);
+
+/*
  * The live nodes of a service, one entry per version. MICRO_ENOTFOUND when
  * there are none. Entries that do not parse are skipped with a warning.
  */

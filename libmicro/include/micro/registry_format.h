@@ -14,6 +14,7 @@
 #define MICRO_REGISTRY_FORMAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "micro/registry.h"
 #include "micro/service.h"
@@ -29,6 +30,7 @@ typedef enum {
     MICRO_LUA_GET,
     MICRO_LUA_REAP,
     MICRO_LUA_LIST,
+    MICRO_LUA_PRESENT,
     MICRO_LUA_NSCRIPTS
 } micro_lua_script_t;
 
@@ -59,11 +61,12 @@ int micro_registry_entry_parse(micro_service_t *s, const char *json,
 
 /*
  * One watch message: "delete" or an update of the entry in it (whether
- * it is new is for the reader's state to say). Warns and fails on a
- * message that does not parse.
+ * it is new is for the reader's state to say), and the entry's TTL in ms
+ * when the message has one (-1 when not, 0 for no expiry; ttl_ms may be
+ * NULL). Warns and fails on a message that does not parse.
  */
 int micro_watch_event_parse(const char *data, size_t len,
-    micro_watch_action_t *action, micro_service_t *entry);
+    micro_watch_action_t *action, micro_service_t *entry, int64_t *ttl_ms);
 
 /* "host:port" or the socket path of the registry, for messages. */
 const char *micro_registry_where(const micro_registry_options_t *o);
