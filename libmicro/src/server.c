@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +33,45 @@ micro_server_options_init(micro_server_options_t *o, const char *name)
     o->max_body = MICRO_SERVER_MAX_BODY;
     o->threads = 0;
     o->workers = 64;
+    o->read_timeout_ms = MICRO_SERVER_READ_TIMEOUT;
+    o->idle_timeout_ms = MICRO_SERVER_IDLE_TIMEOUT;
+    o->max_connections = MICRO_SERVER_MAX_CONNECTIONS;
 }
+
+
+/* The command-line options: each sets a field of the options. */
+typedef enum { MICRO_OPT_STRING, MICRO_OPT_INT, MICRO_OPT_SECONDS } micro_opt_kind_t;
+
+static const struct {
+    const char        *name;
+    micro_opt_kind_t   kind;
+    size_t             offset;
+} micro_server_opts[] = {
+    { "registry", MICRO_OPT_STRING, offsetof(micro_server_options_t, registry) },
+    { "address", MICRO_OPT_STRING, offsetof(micro_server_options_t, address) },
+    { "advertise", MICRO_OPT_STRING,
+      offsetof(micro_server_options_t, advertise) },
+    { "version", MICRO_OPT_STRING, offsetof(micro_server_options_t, version) },
+    { "ttl", MICRO_OPT_SECONDS, offsetof(micro_server_options_t, ttl_ms) },
+    { "threads", MICRO_OPT_INT, offsetof(micro_server_options_t, threads) },
+    { "workers", MICRO_OPT_INT, offsetof(micro_server_options_t, workers) },
+    { "read-timeout", MICRO_OPT_SECONDS,
+      offsetof(micro_server_options_t, read_timeout_ms) },
+    { "idle-timeout", MICRO_OPT_SECONDS,
+      offsetof(micro_server_options_t, idle_timeout_ms) },
+    { "max-connections", MICRO_OPT_INT,
+      offsetof(micro_server_options_t, max_connections) },
+};
 
 
 int
 micro_server_options_args(micro_server_options_t *o, int argc, char **argv)
 {
     int          i;
-    size_t       len;
+    char        *field;
+    size_t       len, k, n = sizeof(micro_server_opts)
+                             / sizeof(micro_server_opts[0]);
     const char  *arg, *val;
-    static const char *names[] = { "registry", "address", "advertise",
-                                   "version", "ttl", "threads", "workers" };
 
     for (i = 1; i < argc; i++) {
         arg = argv[i];
@@ -59,23 +88,27 @@ micro_server_options_args(micro_server_options_t *o, int argc, char **argv)
         } else {
             goto usage;
         }
-
-        if (len == 8 && strncmp(arg, names[0], len) == 0) {
-            o->registry = val;
-        } else if (len == 7 && strncmp(arg, names[1], len) == 0) {
-            o->address = val;
-        } else if (len == 9 && strncmp(arg, names[2], len) == 0) {
-            o->advertise = val;
-        } else if (len == 7 && strncmp(arg, names[3], len) == 0) {
-            o->version = val;
-        } else if (len == 3 && strncmp(arg, names[4], len) == 0) {
-            o->ttl_ms = atoi(val) * 1000;
-        } else if (len == 7 && strncmp(arg, names[5], len) == 0) {
-            o->threads = atoi(val);
-        } else if (len == 7 && strncmp(arg, names[6], len) == 0) {
-            o->workers = atoi(val);
-        } else {
+        for (k = 0; k < n; k++) {
+            if (strlen(micro_server_opts[k].name) == len
+                && strncmp(arg, micro_server_opts[k].name, len) == 0)
+            {
+                break;
+            }
+        }
+        if (k == n) {
             goto usage;
+        }
+        field = (char *) o + micro_server_opts[k].offset;
+        switch (micro_server_opts[k].kind) {
+        case MICRO_OPT_STRING:
+            *(const char **) field = val;
+            break;
+        case MICRO_OPT_INT:
+            *(int *) field = atoi(val);
+            break;
+        case MICRO_OPT_SECONDS:
+            *(int *) field = atoi(val) * 1000;
+            break;
         }
     }
     return 0;
@@ -83,7 +116,8 @@ micro_server_options_args(micro_server_options_t *o, int argc, char **argv)
 usage:
     fprintf(stderr, "usage: %s [--registry URL] [--address HOST:PORT] "
             "[--advertise HOST:PORT] [--version V] [--ttl SECONDS] "
-            "[--threads N] [--workers N]\n", argv[0]);
+            "[--threads N] [--workers N] [--read-timeout SECONDS] "
+            "[--idle-timeout SECONDS] [--max-connections N]\n", argv[0]);
     return -1;
 }
 
@@ -106,6 +140,15 @@ micro_server_new(const micro_server_options_t *o, micro_server_t **out)
     s->opts = *o;
     if (s->opts.max_body == 0) {
         s->opts.max_body = MICRO_SERVER_MAX_BODY;
+    }
+    if (s->opts.read_timeout_ms <= 0) {
+        s->opts.read_timeout_ms = MICRO_SERVER_READ_TIMEOUT;
+    }
+    if (s->opts.idle_timeout_ms <= 0) {
+        s->opts.idle_timeout_ms = MICRO_SERVER_IDLE_TIMEOUT;
+    }
+    if (s->opts.max_connections <= 0) {
+        s->opts.max_connections = MICRO_SERVER_MAX_CONNECTIONS;
     }
     if (s->opts.ttl_ms <= 0) {
         s->opts.ttl_ms = MICRO_REGISTRY_DEFAULT_TTL;
@@ -394,7 +437,8 @@ micro_io_close_walk(uv_handle_t *h, void *arg)
 {
     micro_io_t  *io = arg;
 
-    if (h == (uv_handle_t *) &io->listener || h == (uv_handle_t *) &io->wakeup)
+    if (h == (uv_handle_t *) &io->listener || h == (uv_handle_t *) &io->wakeup
+        || h == (uv_handle_t *) &io->retry)
     {
         if (!uv_is_closing(h)) {
             uv_close(h, NULL);
@@ -428,22 +472,90 @@ micro_io_run(void *arg)
 }
 
 
+/*
+ * Accepting on the thread's socket through a duplicate of it: closing the
+ * duplicate stops accepting (see micro_io_pause) and leaves the socket,
+ * its port and its backlog as they are.
+ */
+static int
+micro_io_listen(micro_io_t *io)
+{
+    int  fd;
+
+    fd = dup(io->fd);
+    if (fd < 0) {
+        return micro_error_set(MICRO_EINVAL, "cannot listen: %s",
+                               strerror(errno));
+    }
+    if (uv_tcp_init(&io->loop, &io->listener) != 0) {
+        close(fd);
+        return micro_error_set(MICRO_ENOMEM, "cannot listen");
+    }
+    io->listener.data = io;
+    if (uv_tcp_open(&io->listener, fd) != 0
+        || uv_listen((uv_stream_t *) &io->listener, 511,
+                     micro_server_on_connection) != 0)
+    {
+        uv_close((uv_handle_t *) &io->listener, NULL);   /* closes fd */
+        return micro_error_set(MICRO_EINVAL, "cannot listen");
+    }
+    return MICRO_OK;
+}
+
+
+static void
+micro_io_on_retry(uv_timer_t *t)
+{
+    micro_io_t  *io = t->data;
+
+    if (io->stopping) {
+        return;
+    }
+    if (micro_io_listen(io) != MICRO_OK) {
+        io->backoff = io->backoff * 2 > MICRO_SERVER_ACCEPT_BACKOFF_MAX
+                      ? MICRO_SERVER_ACCEPT_BACKOFF_MAX : io->backoff * 2;
+        uv_timer_start(&io->retry, micro_io_on_retry, io->backoff, 0);
+        return;
+    }
+    micro_log_warn("%s: accepting connections again", io->server->opts.name);
+    io->paused = 0;
+}
+
+
+/*
+ * Out of file descriptors: libuv would call accept() again at once, for
+ * good (its spare descriptor for this case is not safe with several
+ * loops in one process), so this thread stops accepting and tries again
+ * 100 ms later, doubling to 1 s; connections wait in the backlog.
+ */
+void
+micro_io_pause(micro_io_t *io, int err)
+{
+    if (io->paused || io->stopping) {
+        return;
+    }
+    io->paused = 1;
+    micro_log_warn("%s: cannot accept connections: %s; trying again "
+                   "shortly", io->server->opts.name, uv_strerror(err));
+    uv_close((uv_handle_t *) &io->listener, NULL);
+    io->backoff = MICRO_SERVER_ACCEPT_BACKOFF;
+    uv_timer_start(&io->retry, micro_io_on_retry, io->backoff, 0);
+}
+
+
 static int
 micro_io_start(micro_io_t *io)
 {
     if (uv_loop_init(&io->loop) != 0
-        || uv_tcp_init(&io->loop, &io->listener) != 0
-        || uv_tcp_open(&io->listener, io->fd) != 0
-        || uv_async_init(&io->loop, &io->wakeup, micro_io_on_wakeup) != 0)
+        || uv_async_init(&io->loop, &io->wakeup, micro_io_on_wakeup) != 0
+        || uv_timer_init(&io->loop, &io->retry) != 0)
     {
         return micro_error_set(MICRO_ENOMEM, "cannot set up an I/O loop");
     }
-    io->listener.data = io;
     io->wakeup.data = io;
-    if (uv_listen((uv_stream_t *) &io->listener, 511,
-                  micro_server_on_connection) != 0)
-    {
-        return micro_error_set(MICRO_EINVAL, "cannot listen");
+    io->retry.data = io;
+    if (micro_io_listen(io) != MICRO_OK) {
+        return MICRO_EINVAL;
     }
     return uv_thread_create(&io->thread, micro_io_run, io) == 0
            ? MICRO_OK : micro_error_set(MICRO_ENOMEM, "cannot start a "
@@ -573,6 +685,7 @@ micro_server_run(micro_server_t *s)
     for (i = 0; i < s->nio; i++) {
         uv_thread_join(&s->io[i].thread);
         uv_loop_close(&s->io[i].loop);
+        close(s->io[i].fd);
     }
     uv_loop_close(&s->control);
     return MICRO_OK;

@@ -21,6 +21,7 @@ static int micro_conn_on_headers_complete(http_parser *p);
 static int micro_conn_on_body(http_parser *p, const char *at, size_t len);
 static int micro_conn_on_message_complete(http_parser *p);
 static void micro_conn_flush(micro_conn_t *c);
+static void micro_conn_reject(micro_conn_t *c);
 
 static const http_parser_settings  micro_conn_settings = {
     .on_message_begin = micro_conn_on_message_begin,
@@ -66,12 +67,14 @@ micro_conn_free(micro_conn_t *c)
 }
 
 
+/* Both handles closed: the connection is gone but for work in flight. */
 static void
-micro_conn_on_close(uv_handle_t *h)
+micro_conn_on_closed(uv_handle_t *h)
 {
     micro_conn_t  *c = h->data;
 
     c->closed = 1;
+    __atomic_sub_fetch(&c->io->server->nconns, 1, __ATOMIC_RELAXED);
     if (c->prev) {
         c->prev->next = c->next;
     } else if (c->io->conns == c) {
@@ -86,6 +89,15 @@ micro_conn_on_close(uv_handle_t *h)
     if (c->working == 0) {
         micro_conn_free(c);
     }
+}
+
+
+static void
+micro_conn_on_close(uv_handle_t *h)
+{
+    micro_conn_t  *c = h->data;
+
+    uv_close((uv_handle_t *) &c->timer, micro_conn_on_closed);
 }
 
 
@@ -140,11 +152,43 @@ micro_conn_enqueue(micro_conn_t *c, micro_request_t *r)
 }
 
 
+/*
+ * The connection's one timer: the request being read must arrive within
+ * read_timeout_ms (a 408 then), a kept connection waits idle_timeout_ms
+ * for its next request; none while handlers run.
+ */
+static void
+micro_conn_on_timeout(uv_timer_t *t)
+{
+    micro_conn_t     *c = t->data;
+    micro_request_t  *r = c->parsing;
+
+    if (r == NULL) {
+        micro_conn_close(c);
+        return;
+    }
+    uv_read_stop((uv_stream_t *) &c->tcp);
+    c->reading = 0;
+    micro_request_set_error(r, "go.micro.server", 408, "request timeout: "
+                            "the request did not arrive within %d ms",
+                            r->server->opts.read_timeout_ms);
+    micro_conn_reject(c);
+}
+
+
+static void
+micro_conn_wait(micro_conn_t *c, int ms)
+{
+    uv_timer_start(&c->timer, micro_conn_on_timeout, (uint64_t) ms, 0);
+}
+
+
 static int
 micro_conn_on_message_begin(http_parser *p)
 {
     micro_conn_t  *c = p->data;
 
+    micro_conn_wait(c, c->io->server->opts.read_timeout_ms);
     c->parsing = micro_request_new(c);
     c->header_state = 0;
     return c->parsing ? 0 : -1;
@@ -270,8 +314,9 @@ micro_conn_after_work(uv_work_t *w, int status)
     (void) status;
     c->working--;
     r->done = 1;
-    if (c->closed) {
-        if (c->working == 0) {
+    if (uv_is_closing((uv_handle_t *) &c->tcp)) {
+        /* both handles closed: the last work frees; else on_closed will */
+        if (c->closed && c->working == 0) {
             micro_conn_free(c);           /* frees r, still queued */
         }
         return;
@@ -287,6 +332,7 @@ micro_conn_on_message_complete(http_parser *p)
     micro_request_t  *r = c->parsing;
 
     c->parsing = NULL;
+    uv_timer_stop(&c->timer);
     micro_conn_enqueue(c, r);
 
     micro_request_route(r);
@@ -427,8 +473,12 @@ micro_conn_flush(micro_conn_t *c)
         uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
                       micro_conn_on_read);
     }
-    if (c->closing && c->head == NULL && c->parsing == NULL) {
-        micro_conn_close(c);
+    if (c->head == NULL && c->parsing == NULL) {
+        if (c->closing) {
+            micro_conn_close(c);
+        } else {
+            micro_conn_wait(c, c->io->server->opts.idle_timeout_ms);
+        }
     }
 }
 
@@ -511,9 +561,15 @@ micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 void
 micro_server_on_connection(uv_stream_t *listener, int status)
 {
-    micro_io_t    *io = listener->data;
-    micro_conn_t  *c;
+    int              n;
+    micro_io_t      *io = listener->data;
+    micro_conn_t    *c;
+    micro_server_t  *s = io->server;
 
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        micro_io_pause(io, status);
+        return;
+    }
     if (status != 0 || io->stopping) {
         return;
     }
@@ -523,10 +579,27 @@ micro_server_on_connection(uv_stream_t *listener, int status)
     }
     c->io = io;
     uv_tcp_init(&io->loop, &c->tcp);
+    uv_timer_init(&io->loop, &c->timer);
     c->tcp.data = c;
+    c->timer.data = c;
+    n = __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
     if (uv_accept(listener, (uv_stream_t *) &c->tcp) != 0) {
         uv_close((uv_handle_t *) &c->tcp, micro_conn_on_close);
         return;
+    }
+    if (n > s->opts.max_connections) {
+        /* taken and closed at once: the client learns now, not in the
+         * backlog, and the fd comes back */
+        if (!__atomic_exchange_n(&s->refusing, 1, __ATOMIC_RELAXED)) {
+            micro_log_warn("%s: %d connections open, the most "
+                           "max_connections allows; closing new ones",
+                           s->opts.name, s->opts.max_connections);
+        }
+        uv_close((uv_handle_t *) &c->tcp, micro_conn_on_close);
+        return;
+    }
+    if (n < s->opts.max_connections * 9 / 10) {
+        __atomic_store_n(&s->refusing, 0, __ATOMIC_RELAXED);
     }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -539,6 +612,7 @@ micro_server_on_connection(uv_stream_t *listener, int status)
     io->conns = c;
 
     c->reading = 1;
+    micro_conn_wait(c, s->opts.idle_timeout_ms);
     uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
                   micro_conn_on_read);
 }

@@ -13,6 +13,8 @@
 
 #define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
 #define MICRO_SERVER_HEADERS   100     /* headers per request */
+#define MICRO_SERVER_ACCEPT_BACKOFF      100   /* ms, after EMFILE */
+#define MICRO_SERVER_ACCEPT_BACKOFF_MAX  1000
 
 typedef struct micro_conn_s  micro_conn_t;
 
@@ -32,9 +34,12 @@ typedef struct {
     uv_loop_t                          loop;
     uv_tcp_t                           listener;
     uv_async_t                         wakeup;
+    uv_timer_t                         retry;       /* accept, after EMFILE */
     uv_thread_t                        thread;
-    int                                fd;
+    int                                fd;          /* the socket itself */
     int                                stopping;
+    int                                paused;
+    uint64_t                           backoff;
     micro_conn_t                      *conns;
 } micro_io_t;
 
@@ -51,6 +56,8 @@ struct micro_server_s {
     uv_signal_t                        sigterm;
     uv_async_t                         stop;
     int                                running;
+    int                                nconns;      /* atomic: all I/O */
+    int                                refusing;    /* atomic: at max */
 };
 
 struct micro_request_s {
@@ -75,6 +82,7 @@ struct micro_request_s {
 struct micro_conn_s {
     micro_io_t                        *io;
     uv_tcp_t                           tcp;
+    uv_timer_t                         timer;       /* read or idle */
     http_parser                        parser;
     micro_request_t                   *parsing;
     micro_request_t                   *head;
@@ -94,6 +102,9 @@ struct micro_conn_s {
 /* server_conn.c */
 void micro_server_on_connection(uv_stream_t *listener, int status);
 void micro_conn_shutdown(micro_conn_t *c);
+
+/* server.c */
+void micro_io_pause(micro_io_t *io, int err);
 
 /* server_call.c: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);

@@ -32,7 +32,10 @@
 extern "C" {
 #endif
 
-#define MICRO_SERVER_MAX_BODY  (4 * 1024 * 1024)
+#define MICRO_SERVER_MAX_BODY         (4 * 1024 * 1024)
+#define MICRO_SERVER_READ_TIMEOUT     30000     /* ms */
+#define MICRO_SERVER_IDLE_TIMEOUT     75000     /* ms; NGINX keeps 60 s */
+#define MICRO_SERVER_MAX_CONNECTIONS  1024
 
 typedef struct {
     const char         *name;        /* "go.micro.srv.greeter" */
@@ -44,6 +47,11 @@ typedef struct {
     size_t              max_body;    /* default 4 MiB */
     int                 threads;     /* I/O threads; default: cores */
     int                 workers;     /* handler threads; 0: run inline */
+    int                 read_timeout_ms;  /* a request's head and body
+                                             arrive within; default 30 s */
+    int                 idle_timeout_ms;  /* a kept connection waits for
+                                             its next request; 75 s */
+    int                 max_connections;  /* open at once; default 1024 */
     micro_metadata_t    metadata;    /* node metadata */
 } micro_server_options_t;
 
@@ -63,7 +71,8 @@ void micro_server_options_init(micro_server_options_t *o, const char *name);
 
 /*
  * Reads --registry URL, --address HOST:PORT, --advertise HOST:PORT,
- * --version V, --ttl SECONDS, --threads N, --workers N from argv (both
+ * --version V, --ttl SECONDS, --threads N, --workers N, --read-timeout
+ * SECONDS, --idle-timeout SECONDS, --max-connections N from argv (both
  * "--opt v" and "--opt=v"). Returns 0, or -1 after printing usage.
  */
 int micro_server_options_args(micro_server_options_t *o, int argc,
