@@ -20,8 +20,12 @@ my $t = MicroTest->new;
 $t->redis;
 local $ENV{MICRO_REGISTRY} = $t->redis_url;
 
+# the idle timeout is far longer than the few steps a connection takes
+# between its accept and its request, however slow the machine
 my ($pid, $addr) = $t->service('testsrv', '--name', 'go.micro.srv.limits',
-    '--read-timeout', '1', '--idle-timeout', '2', '--max-connections', '8');
+    '--read-timeout', '1', '--idle-timeout', '5');
+my ($capped_pid, $capped) = $t->service('testsrv', '--name',
+    'go.micro.srv.capped', '--max-connections', '8');
 
 sub connect_to { IO::Socket::INET->new(PeerAddr => $_[0] // $addr) or die "connect: $!" }
 
@@ -59,7 +63,7 @@ ok(closed_by_server($silent), 'so is one that never sends a request');
 
 # --- max_connections ------------------------------------------------------------
 
-my @held = map { connect_to() } 1 .. 8;
+my @held = map { connect_to($capped) } 1 .. 8;
 # each answered once, so all eight are open on the server's side
 for my $s (@held) {
     print $s MicroTest::rpc_request(endpoint => 'Test.Echo',
@@ -67,21 +71,21 @@ for my $s (@held) {
     ($code) = MicroTest::read_response($s);
     $code == 200 or die "held call: $code";
 }
-my $ninth = connect_to();
+my $ninth = connect_to($capped);
 ok(closed_by_server($ninth),
    'a ninth connection over --max-connections 8 is closed at once');
 print { $held[0] } MicroTest::rpc_request(endpoint => 'Test.Echo',
                                           body => '{"text":"still"}');
 ($code, undef, $body) = MicroTest::read_response($held[0]);
-is("$code $body", '200 {"text":"still","node":"' . $addr . '"}',
+is("$code $body", '200 {"text":"still","node":"' . $capped . '"}',
    'the open ones are still served');
 close $_ for @held;
-my $log = MicroTest::read_file($t->dir . '/testsrv-' . (split /:/, $addr)[1]
-                               . '.log');
-is(scalar(() = $log =~ /go\.micro\.srv\.limits: 8 connections open, the most max_connections allows; closing new ones/g),
+my $log = MicroTest::read_file($t->dir . '/testsrv-'
+                               . (split /:/, $capped)[1] . '.log');
+is(scalar(() = $log =~ /go\.micro\.srv\.capped: 8 connections open, the most max_connections allows; closing new ones/g),
    1, 'logged once');
 ok(MicroTest::wait_until(sub {
-    my $s = connect_to();
+    my $s = connect_to($capped);
     print $s MicroTest::rpc_request(endpoint => 'Test.Echo', body => '{}');
     (MicroTest::read_response($s))[0] == 200 }, 'served again'),
    'once they close, new connections are served again');
