@@ -446,6 +446,10 @@ ngx_micro_api_reply_filter(void *data, ssize_t bytes)
 
     ngx_http_upstream_t  *u = ctx->request->upstream;
 
+    if (ctx->call->replied) {
+        u->buffer.last += bytes;         /* refused: the rest is not read */
+        return NGX_OK;
+    }
     if (ctx->chunked) {
         return ngx_micro_api_reply_chunked(ctx, bytes);
     }

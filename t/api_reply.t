@@ -100,6 +100,8 @@ my $log = MicroTest::read_file($t->dir . '/error.log');
 like($log, qr/\Qmicro api: the reply of go.micro.api.greeter Say.Hello from $node is larger than micro_max_reply_size (1024 bytes)\E/,
      'the error log names the service, endpoint and node');
 unlike($log, qr/zero size buf/, 'no "zero size buf" alert');
+unlike($log, qr/sent more than its Content-Length/,
+       'a refused reply is not taken for one longer than it said');
 
 $t->nginx_stop;
 my ($ok, $out) = $t->nginx_test(<<'CONF', 'bad.conf');

@@ -96,9 +96,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply)
             self.close_connection = True
         else:
+            # head and body in one write, as most servers send a small reply
             self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            self._headers_buffer.append(b"\r\n" + reply)
+            self.flush_headers()
 
 
 if __name__ == "__main__":
