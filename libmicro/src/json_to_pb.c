@@ -16,9 +16,8 @@
 #include "micro/error.h"
 #include "micro/transcode.h"
 #include "micro/pb_wire.h"
+#include "map.h"
 #include "utf8.h"
-
-#define MICRO_JSON_DEPTH  100
 
 typedef struct {
     const char                        *start;
@@ -127,7 +126,7 @@ micro_j2p_enter(micro_j2p_t *j, char open)
     if ((rc = micro_j2p_expect(j, open)) != MICRO_OK) {
         return rc;
     }
-    if (++j->depth > MICRO_JSON_DEPTH) {
+    if (++j->depth > MICRO_TRANSCODE_MAX_DEPTH) {
         return micro_j2p_fail(j, "nested too deeply");
     }
     if (micro_j2p_peek(j) == (open == '{' ? '}' : ']')) {
@@ -914,8 +913,49 @@ micro_j2p_map_key(micro_j2p_t *j, const micro_pb_field_t *kf)
 }
 
 
+/*
+ * A key of a JSON object that becomes a map or a Struct, as the entry's
+ * encoded key (out from "from" on): given twice, it is an error, as a
+ * field given twice is. The set holds the bytes in hex (a key may hold a
+ * NUL); the message quotes the key as the JSON gave it (in tmp).
+ */
 static int
-micro_j2p_map(micro_j2p_t *j, const micro_pb_field_t *f)
+micro_j2p_key_once(micro_j2p_t *j, micro_map_t *keys, size_t from,
+    const char *what)
+{
+    int             rc;
+    char            stack[128], *hex;
+    size_t          i, len = j->out->len - from;
+    const uint8_t  *key = j->out->data + from;
+
+    hex = 2 * len < sizeof(stack) ? stack : malloc(2 * len + 1);
+    if (hex == NULL) {
+        return micro_j2p_nomem();
+    }
+    for (i = 0; i < len; i++) {
+        hex[2 * i] = "0123456789abcdef"[key[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[key[i] & 0xf];
+    }
+    hex[2 * len] = '\0';
+
+    if (micro_map_get(keys, hex) != NULL) {
+        rc = micro_j2p_fail(j, "duplicate %s \"%.*s\"", what,
+                            (int) (j->tmp.len > 64 ? 64 : j->tmp.len),
+                            j->tmp.data ? (const char *) j->tmp.data : "");
+    } else {
+        rc = micro_map_set(keys, hex, (void *) 1) == MICRO_OK
+             ? MICRO_OK : micro_j2p_nomem();
+    }
+    if (hex != stack) {
+        free(hex);
+    }
+    return rc;
+}
+
+
+static int
+micro_j2p_map_entries(micro_j2p_t *j, const micro_pb_field_t *f,
+    micro_map_t *keys)
 {
     int                      rc;
     size_t                   body;
@@ -937,6 +977,7 @@ micro_j2p_map(micro_j2p_t *j, const micro_pb_field_t *f)
             return micro_j2p_nomem();
         }
         MICRO_TRY(micro_j2p_map_key(j, kf));
+        MICRO_TRY(micro_j2p_key_once(j, keys, body, "map key"));
         if (micro_j2p_peek(j) == 'n') {
             if ((vf->message == NULL
                  || vf->message->wkt != MICRO_PB_WKT_VALUE)
@@ -950,6 +991,18 @@ micro_j2p_map(micro_j2p_t *j, const micro_pb_field_t *f)
         }
         MICRO_TRY(micro_j2p_close(j, body));
     } while ((rc = micro_j2p_more(j, '}')) == 1);
+    return rc;
+}
+
+
+static int
+micro_j2p_map(micro_j2p_t *j, const micro_pb_field_t *f)
+{
+    int          rc;
+    micro_map_t  keys = { 0 };
+
+    rc = micro_j2p_map_entries(j, f, &keys);
+    micro_map_free(&keys);
     return rc;
 }
 
@@ -1228,28 +1281,46 @@ micro_j2p_field_mask(micro_j2p_t *j)
 
 /* Struct: {"k": any, ...} as map<string, Value> fields = 1. */
 static int
-micro_j2p_struct(micro_j2p_t *j)
+micro_j2p_struct_entries(micro_j2p_t *j, micro_map_t *keys)
 {
     int     rc;
-    size_t  entry;
+    size_t  entry, key;
 
     rc = micro_j2p_enter(j, '{');
     if (rc != MICRO_OK) {
         return rc == 1 ? MICRO_OK : rc;
     }
     do {
+        j->tmp.len = 0;
+        MICRO_TRY(micro_j2p_string(j, &j->tmp));
+        MICRO_TRY(micro_j2p_expect(j, ':'));
+
         MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
         entry = micro_j2p_open(j);
         if (entry == (size_t) -1) {
             return micro_j2p_nomem();
         }
+        key = j->out->len;
         MICRO_TRY(micro_buf_tag(j->out, 1, MICRO_WIRE_LEN));
-        MICRO_WRAP(j, micro_j2p_string(j, j->out));
-        MICRO_TRY(micro_j2p_expect(j, ':'));
+        MICRO_TRY(micro_buf_varint(j->out, j->tmp.len));
+        MICRO_TRY(micro_buf_append(j->out, j->tmp.data, j->tmp.len));
+        MICRO_TRY(micro_j2p_key_once(j, keys, key, "Struct key"));
         MICRO_TRY(micro_buf_tag(j->out, 2, MICRO_WIRE_LEN));
         MICRO_WRAP(j, micro_j2p_any_value(j));
         MICRO_TRY(micro_j2p_close(j, entry));
     } while ((rc = micro_j2p_more(j, '}')) == 1);
+    return rc;
+}
+
+
+static int
+micro_j2p_struct(micro_j2p_t *j)
+{
+    int          rc;
+    micro_map_t  keys = { 0 };
+
+    rc = micro_j2p_struct_entries(j, &keys);
+    micro_map_free(&keys);
     return rc;
 }
 

@@ -17,7 +17,8 @@
 #include "micro/pb_wire.h"
 #include "utf8.h"
 
-/* deeper than the JSON side's limit: what JSON encodes must decode */
+/* messages within messages; the JSON written is held to
+ * MICRO_TRANSCODE_MAX_DEPTH, what the parser reads */
 #define MICRO_PB_DEPTH  256
 
 typedef struct {
@@ -44,7 +45,8 @@ typedef struct {
 typedef struct {
     const micro_transcode_options_t   *o;
     micro_buf_t                       *out;
-    int                                depth;
+    int                                depth;      /* messages */
+    int                                json_depth; /* objects, arrays */
     /* every message needs an entry array: reuse them within one call */
     micro_entry_block_t               *cache[MICRO_ENTRY_CACHE];
     size_t                             ncache;
@@ -294,6 +296,25 @@ micro_index(micro_p2j_t *c, const micro_span_t *spans, size_t nspans,
 malformed:
     micro_entries_free(c, e);
     return micro_p2j_fail("malformed protobuf", name);
+}
+
+
+/* An object or an array, no deeper than the JSON parser reads. */
+static int
+micro_p2j_open(micro_p2j_t *c, char open)
+{
+    if (++c->json_depth > MICRO_TRANSCODE_MAX_DEPTH) {
+        return micro_p2j_fail("nested too deeply for JSON", NULL);
+    }
+    return micro_buf_putc(c->out, open);
+}
+
+
+static int
+micro_p2j_close(micro_p2j_t *c, char close)
+{
+    c->json_depth--;
+    return micro_buf_putc(c->out, close);
 }
 
 
@@ -570,7 +591,7 @@ micro_p2j_repeated(micro_p2j_t *c, const micro_pb_field_t *f,
     int     first = 1;
     size_t  i;
 
-    MICRO_TRY(micro_buf_putc(c->out, '['));
+    MICRO_TRY(micro_p2j_open(c, '['));
     for (i = 0; i < n; i++) {
         if (e[i].wire == MICRO_WIRE_LEN && micro_wire_of(f) != MICRO_WIRE_LEN) {
             MICRO_TRY(micro_p2j_packed(c, f, &e[i].bytes, &first));
@@ -582,7 +603,37 @@ micro_p2j_repeated(micro_p2j_t *c, const micro_pb_field_t *f,
         first = 0;
         MICRO_TRY(micro_p2j_value(c, f, &e[i], 1));
     }
-    return micro_buf_putc(c->out, ']');
+    return micro_p2j_close(c, ']');
+}
+
+
+/*
+ * Map and Struct keys, each as JSON text ending in a NUL at offs[i] of keys
+ * (escaped, so a key holding a NUL is not cut there; (size_t) -1: no key):
+ * keep[i] is set where entry i is the last of its key, the one that wins.
+ */
+static int
+micro_p2j_last_keys(const micro_buf_t *keys, const size_t *offs, size_t n,
+    uint8_t *keep)
+{
+    int          rc = MICRO_OK;
+    size_t       i;
+    micro_map_t  seen = { 0 };
+
+    for (i = 0; rc == MICRO_OK && i < n; i++) {
+        if (offs[i] != (size_t) -1) {
+            rc = micro_map_set(&seen, (char *) keys->data + offs[i],
+                               (void *) (uintptr_t) (i + 1));
+        }
+    }
+    for (i = 0; rc == MICRO_OK && i < n; i++) {
+        keep[i] = offs[i] != (size_t) -1
+                  && (uintptr_t) micro_map_get(&seen, (char *) keys->data
+                                                      + offs[i]) == i + 1;
+    }
+    micro_map_free(&seen);
+    return rc == MICRO_OK ? MICRO_OK
+                          : micro_error_set(MICRO_ENOMEM, "out of memory");
 }
 
 
@@ -594,10 +645,10 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
     int                      rc = MICRO_OK, first = 1;
     size_t                   i, j, count, klen;
     micro_buf_t              keys = { 0 };
-    micro_map_t              seen = { 0 };
     micro_entry_t           *sub = NULL;
     micro_buf_t             *saved = c->out;
     size_t                  *offs = NULL;
+    uint8_t                 *keep = NULL;
     const micro_pb_field_t  *kf = &f->message->fields[0];
     const micro_pb_field_t  *vf = &f->message->fields[1];
     micro_entry_t            dflt;
@@ -610,7 +661,8 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
 
     /* keys as text, so the last entry of each key wins */
     offs = calloc(n + 1, sizeof(size_t));
-    if (offs == NULL) {
+    keep = calloc(n + 1, 1);
+    if (offs == NULL || keep == NULL) {
         rc = micro_error_set(MICRO_ENOMEM, "out of memory");
         goto done;
     }
@@ -636,16 +688,11 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
     }
     c->out = saved;
     offs[n] = keys.len;
-    for (i = 0; rc == MICRO_OK && i < n; i++) {
-        rc = micro_map_set(&seen, (char *) keys.data + offs[i],
-                           (void *) (uintptr_t) (i + 1));
-    }
+    rc = rc ? rc : micro_p2j_last_keys(&keys, offs, n, keep);
 
-    rc = rc ? rc : micro_buf_putc(c->out, '{');
+    rc = rc ? rc : micro_p2j_open(c, '{');
     for (i = 0; rc == MICRO_OK && i < n; i++) {
-        if ((uintptr_t) micro_map_get(&seen, (char *) keys.data + offs[i])
-            != i + 1)
-        {
+        if (!keep[i]) {
             continue;                          /* a later entry wins */
         }
         klen = offs[i + 1] - offs[i] - 1;
@@ -691,12 +738,12 @@ micro_p2j_map(micro_p2j_t *c, const micro_pb_field_t *f,
         micro_entries_free(c, sub);
         sub = NULL;
     }
-    rc = rc ? rc : micro_buf_putc(c->out, '}');
+    rc = rc ? rc : micro_p2j_close(c, '}');
 
 done:
     c->out = saved;
     free(offs);
-    micro_map_free(&seen);
+    free(keep);
     micro_buf_free(&keys);
     return rc;
 }
@@ -783,7 +830,7 @@ micro_p2j_object(micro_p2j_t *c, const micro_pb_message_t *m,
         }
     }
 
-    MICRO_TRY(any_type_written ? MICRO_OK : micro_buf_putc(c->out, '{'));
+    MICRO_TRY(any_type_written ? MICRO_OK : micro_p2j_open(c, '{'));
     for (fi = 0; rc == MICRO_OK && fi < m->nfields; fi++) {
         f = &m->fields[fi];
         while (i < n && e[i].number < f->number) {
@@ -833,7 +880,7 @@ micro_p2j_object(micro_p2j_t *c, const micro_pb_message_t *m,
     if (oneof_last && oneof_last != stack) {
         free(oneof_last);
     }
-    return rc ? rc : micro_buf_putc(c->out, '}');
+    return rc ? rc : micro_p2j_close(c, '}');
 }
 
 
@@ -988,76 +1035,73 @@ static int
 micro_p2j_struct(micro_p2j_t *c, const micro_entry_t *e, size_t n)
 {
     int             rc = MICRO_OK, first = 1;
-    char           *key;
     size_t          i, j, count;
-    micro_map_t     last = { 0 };
+    size_t         *offs;
+    uint8_t        *keep;
+    micro_buf_t     keys = { 0 };
+    micro_buf_t    *saved = c->out;
+    micro_span_t    key, *values;
     micro_entry_t  *sub;
-    micro_span_t   *keys, *values;
 
-    keys = calloc(n + 1, sizeof(micro_span_t));
+    offs = calloc(n + 1, sizeof(size_t));
+    keep = calloc(n + 1, 1);
     values = calloc(n + 1, sizeof(micro_span_t));
-    if (keys == NULL || values == NULL) {
+    if (offs == NULL || keep == NULL || values == NULL) {
         rc = micro_error_set(MICRO_ENOMEM, "out of memory");
         goto done;
     }
+
+    c->out = &keys;
     for (i = 0; rc == MICRO_OK && i < n; i++) {
+        offs[i] = (size_t) -1;
         if (e[i].number != 1 || e[i].wire != MICRO_WIRE_LEN) {
             continue;
         }
         rc = micro_index(c, &e[i].bytes, 1, &sub, &count,
                          "google.protobuf.Struct");
-        for (j = 0; rc == MICRO_OK && j < count; j++) {
+        if (rc != MICRO_OK) {
+            break;
+        }
+        key.data = NULL;
+        key.len = 0;
+        for (j = 0; j < count; j++) {
             if (sub[j].wire == MICRO_WIRE_LEN && sub[j].number == 1) {
-                keys[i] = sub[j].bytes;
+                key = sub[j].bytes;
             } else if (sub[j].wire == MICRO_WIRE_LEN && sub[j].number == 2) {
                 values[i] = sub[j].bytes;
             }
         }
-        if (rc == MICRO_OK) {
-            micro_entries_free(c, sub);
-            key = strndup((const char *) (keys[i].data ? keys[i].data
-                                          : (const uint8_t *) ""),
-                          keys[i].len);
-            rc = key && micro_map_set(&last, key, (void *) (uintptr_t)
-                                      (i + 1)) == MICRO_OK
-                 ? MICRO_OK : micro_error_set(MICRO_ENOMEM, "out of memory");
-            free(key);
-        }
-    }
-
-    rc = rc ? rc : micro_buf_putc(c->out, '{');
-    for (i = 0; rc == MICRO_OK && i < n; i++) {
-        if (e[i].number != 1 || e[i].wire != MICRO_WIRE_LEN) {
-            continue;
-        }
-        key = strndup((const char *) (keys[i].data ? keys[i].data
-                                      : (const uint8_t *) ""), keys[i].len);
-        if (key == NULL) {
-            rc = micro_error_set(MICRO_ENOMEM, "out of memory");
+        micro_entries_free(c, sub);
+        if (!micro_utf8_valid(key.data, key.len)) {
+            rc = micro_p2j_fail("invalid UTF-8 in Struct key", NULL);
             break;
         }
-        j = (uintptr_t) micro_map_get(&last, key);
-        free(key);
-        if (j != i + 1) {
+        offs[i] = keys.len;
+        rc = micro_p2j_string(c, key.data, key.len);
+        rc = rc ? rc : micro_buf_putc(&keys, '\0');
+    }
+    c->out = saved;
+    rc = rc ? rc : micro_p2j_last_keys(&keys, offs, n, keep);
+
+    rc = rc ? rc : micro_p2j_open(c, '{');
+    for (i = 0; rc == MICRO_OK && i < n; i++) {
+        if (!keep[i]) {
             continue;
         }
-        if (!first) {
-            rc = micro_buf_putc(c->out, ',');
-        }
+        rc = first ? MICRO_OK : micro_buf_putc(c->out, ',');
         first = 0;
-        if (!micro_utf8_valid(keys[i].data, keys[i].len)) {
-            rc = micro_p2j_fail("invalid UTF-8 in Struct key", NULL);
-        }
-        rc = rc ? rc : micro_p2j_string(c, keys[i].data, keys[i].len);
+        rc = rc ? rc : micro_p2j_raw(c, (char *) keys.data + offs[i]);
         rc = rc ? rc : micro_buf_putc(c->out, ':');
         rc = rc ? rc : micro_p2j_value_bytes(c, &values[i]);
     }
-    rc = rc ? rc : micro_buf_putc(c->out, '}');
+    rc = rc ? rc : micro_p2j_close(c, '}');
 
 done:
-    free(keys);
+    c->out = saved;
+    free(offs);
+    free(keep);
     free(values);
-    micro_map_free(&last);
+    micro_buf_free(&keys);
     return rc;
 }
 
@@ -1069,7 +1113,7 @@ micro_p2j_list(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     int     first = 1;
     size_t  i;
 
-    MICRO_TRY(micro_buf_putc(c->out, '['));
+    MICRO_TRY(micro_p2j_open(c, '['));
     for (i = 0; i < n; i++) {
         if (e[i].number != 1 || e[i].wire != MICRO_WIRE_LEN) {
             continue;
@@ -1080,7 +1124,7 @@ micro_p2j_list(micro_p2j_t *c, const micro_entry_t *e, size_t n)
         first = 0;
         MICRO_TRY(micro_p2j_value_bytes(c, &e[i].bytes));
     }
-    return micro_buf_putc(c->out, ']');
+    return micro_p2j_close(c, ']');
 }
 
 
@@ -1178,13 +1222,14 @@ micro_p2j_any(micro_p2j_t *c, const micro_entry_t *e, size_t n)
                                name);
     }
 
-    MICRO_TRY(micro_p2j_raw(c, "{\"@type\":"));
+    MICRO_TRY(micro_p2j_open(c, '{'));
+    MICRO_TRY(micro_p2j_raw(c, "\"@type\":"));
     MICRO_TRY(micro_p2j_string(c, (const uint8_t *) name, strlen(name)));
     if (m->wkt != MICRO_PB_WKT_NONE && m->wkt != MICRO_PB_WKT_EMPTY) {
         MICRO_TRY(micro_p2j_raw(c, ",\"value\":"));
         MICRO_TRY(micro_p2j_body(c, m, val < n ? &e[val].bytes : NULL,
                                  val < n));
-        return micro_buf_putc(c->out, '}');
+        return micro_p2j_close(c, '}');
     }
 
     rc = micro_index(c, val < n ? &e[val].bytes : NULL, val < n, &sub,
@@ -1197,7 +1242,7 @@ micro_p2j_any(micro_p2j_t *c, const micro_entry_t *e, size_t n)
     if (count > 0 || c->o->emit_defaults) {
         rc = micro_p2j_object(c, m, sub, count, 2);
     } else {
-        rc = micro_buf_putc(c->out, '}');
+        rc = micro_p2j_close(c, '}');
     }
     micro_entries_free(c, sub);
     return rc;
@@ -1276,6 +1321,7 @@ micro_pb_to_json(const micro_pb_message_t *m, const uint8_t *pb, size_t len,
     c.o = opts ? opts : &defaults;
     c.out = out;
     c.depth = 0;
+    c.json_depth = 0;
     c.ncache = 0;
     rc = micro_p2j_body(&c, m, &span, 1);
     while (c.ncache) {

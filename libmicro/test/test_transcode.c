@@ -16,6 +16,7 @@
 
 #include <micro.h>
 #include <micro/pb.h>
+#include <micro/pb_wire.h>
 #include <micro/transcode.h>
 
 #include "everything.pb-c.h"
@@ -399,6 +400,18 @@ test_errors(void **state)
     expect_error("{\"wAny\":{\"@type\":\"x/google.protobuf.Duration\","
                  "\"v\":1}}", "unexpected key in Any");
     expect_error("{\"wValue\":NaN}", "invalid JSON value");
+
+    /* a key given twice, as a field given twice, is an error */
+    expect_error("{\"mStringInt32\":{\"a\":1,\"b\":2,\"a\":3}}",
+                 "field \"mStringInt32\": duplicate map key \"a\"");
+    expect_error("{\"mInt32String\":{\"7\":\"x\",\"-0\":\"y\",\"0\":\"z\"}}",
+                 "duplicate map key \"0\"");
+    expect_error("{\"mBoolEnum\":{\"false\":\"RED\",\"false\":\"RED\"}}",
+                 "duplicate map key \"false\"");
+    expect_error("{\"wStruct\":{\"k\":1,\"k\":{}}}",
+                 "duplicate Struct key \"k\"");
+    expect_error("{\"mStringValue\":{\"v\":{\"k\":1,\"k\":2}}}",
+                 "duplicate Struct key \"k\"");
 }
 
 
@@ -414,6 +427,129 @@ test_error_offsets(void **state)
     expect_error("{\n  \"fInt32\": 1,\n  \"fBool\": 3\n}",
                  "field \"fBool\": expected true or false (at offset 28)");
     expect_error("{\"fMessage\":{\"a\":1,}}", "(at offset 19)");
+}
+
+
+/* A Value of lists within lists, depth of them, as protobuf bytes. */
+static void
+nested_lists(micro_buf_t *pb, int depth)
+{
+    int          i;
+    micro_buf_t  list = { 0 };
+
+    pb->len = 0;
+    micro_buf_append(pb, "\x08\x00", 2);                /* null_value */
+    for (i = 0; i < depth; i++) {
+        list.len = 0;
+        micro_buf_tag(&list, 1, MICRO_WIRE_LEN);         /* values */
+        micro_buf_varint(&list, pb->len);
+        micro_buf_append(&list, pb->data, pb->len);
+        pb->len = 0;
+        micro_buf_tag(pb, 6, MICRO_WIRE_LEN);            /* list_value */
+        micro_buf_varint(pb, list.len);
+        micro_buf_append(pb, list.data, list.len);
+    }
+    list.len = 0;
+    micro_buf_tag(&list, 55, MICRO_WIRE_LEN);            /* w_value */
+    micro_buf_varint(&list, pb->len);
+    micro_buf_append(&list, pb->data, pb->len);
+    pb->len = 0;
+    micro_buf_append(pb, list.data, list.len);
+    micro_buf_free(&list);
+}
+
+
+/*
+ * Both directions stop at the same depth: JSON the printer writes, the
+ * parser reads (it wrote 255 levels where the parser read 99).
+ */
+static void
+test_depth_same_both_ways(void **state)
+{
+    int          depth;
+    char        *json;
+    size_t       n;
+    micro_buf_t  pb = { 0 }, out = { 0 }, back = { 0 };
+
+    (void) state;
+    json = malloc(2 * MICRO_TRANSCODE_MAX_DEPTH + 64);
+    for (depth = MICRO_TRANSCODE_MAX_DEPTH - 1;
+         depth <= MICRO_TRANSCODE_MAX_DEPTH; depth++)
+    {
+        /* the outer object is one level, each list one more */
+        nested_lists(&pb, depth);
+        out.len = 0;
+        if (depth == MICRO_TRANSCODE_MAX_DEPTH) {
+            assert_int_equal(micro_pb_to_json(everything[1], pb.data, pb.len,
+                                              NULL, &out), MICRO_EPARSE);
+            assert_non_null(strstr(micro_error_detail(),
+                                   "nested too deeply"));
+        } else {
+            assert_int_equal(micro_pb_to_json(everything[1], pb.data, pb.len,
+                                              NULL, &out), MICRO_OK);
+            back.len = 0;
+            if (micro_json_to_pb(everything[1], (char *) out.data, out.len,
+                                 NULL, &back) != MICRO_OK)
+            {
+                fail_msg("the printer wrote what the parser refuses: %s",
+                         micro_error_detail());
+            }
+            assert_int_equal(back.len, pb.len);
+            assert_memory_equal(back.data, pb.data, pb.len);
+        }
+
+        n = sprintf(json, "{\"wValue\":");
+        memset(json + n, '[', depth);
+        n += depth;
+        n += sprintf(json + n, "null");
+        memset(json + n, ']', depth);
+        n += depth;
+        strcpy(json + n, "}");
+        back.len = 0;
+        assert_int_equal(micro_json_to_pb(everything[1], json, strlen(json),
+                                          NULL, &back),
+                         depth < MICRO_TRANSCODE_MAX_DEPTH ? MICRO_OK
+                                                           : MICRO_EPARSE);
+    }
+    free(json);
+    micro_buf_free(&pb);
+    micro_buf_free(&out);
+    micro_buf_free(&back);
+}
+
+
+/*
+ * Struct keys are bytes: two that differ only after a NUL are two keys
+ * (they were one), and of a key given twice on the wire the last wins.
+ */
+static void
+test_struct_keys(void **state)
+{
+    static const char  in[] = "{\"wStruct\":{\"a\\u0000b\":1,\"a\\u0000c\":2}}";
+    static const char  first[] = "{\"wStruct\":{\"k\":1,\"j\":0}}";
+    static const char  second[] = "{\"wStruct\":{\"k\":2}}";
+    micro_buf_t        pb = { 0 }, json = { 0 };
+
+    (void) state;
+    assert_int_equal(micro_json_to_pb(everything[1], in, strlen(in), NULL,
+                                      &pb), MICRO_OK);
+    assert_int_equal(micro_pb_to_json(everything[1], pb.data, pb.len, NULL,
+                                      &json), MICRO_OK);
+    assert_int_equal(json.len, strlen(in));
+    assert_memory_equal(json.data, in, json.len);
+
+    /* {"k":1} then {"k":2}: one Struct on the wire, merged */
+    pb.len = json.len = 0;
+    assert_int_equal(micro_json_to_pb(everything[1], first, strlen(first),
+                                      NULL, &pb), MICRO_OK);
+    assert_int_equal(micro_json_to_pb(everything[1], second, strlen(second),
+                                      NULL, &pb), MICRO_OK);
+    assert_int_equal(micro_pb_to_json(everything[1], pb.data, pb.len, NULL,
+                                      &json), MICRO_OK);
+    assert_json_equal((char *) json.data, json.len,
+                      "{\"wStruct\":{\"j\":0,\"k\":2}}");
+    micro_buf_free(&pb);
+    micro_buf_free(&json);
 }
 
 
@@ -870,6 +1006,8 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_offsets),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_depth_same_both_ways),
+        cmocka_unit_test(test_struct_keys),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_emit_defaults),
         cmocka_unit_test(test_wire_checked_by_protobuf_c),

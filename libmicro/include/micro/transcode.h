@@ -49,6 +49,13 @@ void micro_buf_free(micro_buf_t *b);
 int micro_buf_reserve(micro_buf_t *b, size_t n);
 int micro_buf_append(micro_buf_t *b, const void *data, size_t n);
 
+/*
+ * The deepest JSON either direction reads or writes, counted in objects
+ * and arrays (protobuf's default recursion limit): what one writes, the
+ * other reads.
+ */
+#define MICRO_TRANSCODE_MAX_DEPTH  100
+
 typedef struct {
     unsigned                    emit_defaults:1;   /* output zero values */
     unsigned                    proto_names:1;     /* output proto names */
