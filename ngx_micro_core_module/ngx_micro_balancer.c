@@ -29,8 +29,9 @@ ngx_micro_balancer_now_us(void)
 
 /*
  * Makes node the try's target: its address copied to the request's pool
- * (the snapshot may change before the request ends) and parsed; only IP
- * literals, since a name lookup would block the worker.
+ * (the snapshot may change before the request ends) and parsed. The
+ * registry holds only IP literals (micro_address_valid); one NGINX still
+ * cannot parse is skipped like a node that failed.
  */
 static ngx_int_t
 ngx_micro_balancer_set_node(ngx_micro_peer_t *p, const micro_service_t *e)

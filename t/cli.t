@@ -185,6 +185,16 @@ like($err, qr/invalid address "host"/, 'and names it');
 ($rc, undef, $err) = micro('register', 'service', svc('a.b', '1', 'n', 70000));
 like($err, qr/invalid address "127\.0\.0\.1:70000"/, 'port out of range');
 
+# a host name would need a lookup in every reader of the registry
+($rc, undef, $err) = micro('register', 'service', '{"name":"a.b","nodes":'
+    . '[{"id":"n","address":"greeter.internal:9090"}]}');
+is($rc, 1, 'an address that is a host name fails');
+like($err, qr/invalid address "greeter\.internal:9090"/, 'and names it');
+my $start = `timeout 60 $MicroTest::BUILD/bin/greeter --registry $url --address 127.0.0.1:0 --advertise localhost:9090 2>&1`;
+is($? >> 8, 1, 'a service told to advertise a host name does not start');
+like($start, qr/advertise address "localhost:9090" is not an IP address/,
+     'and says why');
+
 ($rc, undef, $err) = micro('--registry', 'http://x', 'list', 'services');
 is($rc, 1, 'bad registry URL fails');
 like($err, qr/registry URL "http:\/\/x" is not redis:/, 'and says what is expected');

@@ -607,6 +607,10 @@ micro_server_run(micro_server_t *s)
         return micro_error_set(MICRO_EINVAL, "invalid listen address \"%s\"",
                                s->opts.address);
     }
+    if (s->opts.advertise && !micro_address_valid(s->opts.advertise)) {
+        return micro_error_set(MICRO_EINVAL, "advertise address \"%s\" is "
+                               "not an IP address and port", s->opts.advertise);
+    }
 
     s->nio = s->opts.threads;
     s->io = calloc((size_t) s->nio, sizeof(micro_io_t));

@@ -1,5 +1,6 @@
 /* The service model: ownership, copying, validation and merging. */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,38 +319,45 @@ micro_port_valid(const char *p)
 }
 
 
+/*
+ * An IP literal and a port: a host name would need a lookup, which
+ * blocks, in every reader (an NGINX worker most of all).
+ */
 int
 micro_address_valid(const char *address)
 {
-    const char  *colon, *p;
+    char             host[INET6_ADDRSTRLEN + 1];
+    size_t           len;
+    const char      *colon;
+    struct in6_addr  ip;
 
     if (address == NULL || strlen(address) > MICRO_NAME_MAX) {
         return 0;
     }
 
     if (address[0] == '[') {
-        p = strchr(address, ']');
-        if (p == NULL || p == address + 1 || p[1] != ':') {
+        colon = strchr(address, ']');
+        if (colon == NULL || colon[1] != ':') {
             return 0;
         }
-        for (colon = address + 1; colon < p; colon++) {
-            if (!isxdigit((unsigned char) *colon) && !strchr(":.", *colon)) {
-                return 0;
-            }
+        len = (size_t) (colon - address - 1);
+        if (len == 0 || len >= sizeof(host)) {
+            return 0;
         }
-        return micro_port_valid(p + 2);
+        memcpy(host, address + 1, len);
+        host[len] = '\0';
+        return inet_pton(AF_INET6, host, &ip) == 1
+               && micro_port_valid(colon + 2);
     }
 
     colon = strrchr(address, ':');
-    if (colon == NULL || colon == address) {
+    if (colon == NULL || (size_t) (colon - address) >= sizeof(host)) {
         return 0;
     }
-    for (p = address; p < colon; p++) {
-        if (!isalnum((unsigned char) *p) && !strchr(".-_", *p)) {
-            return 0;
-        }
-    }
-    return micro_port_valid(colon + 1);
+    len = (size_t) (colon - address);
+    memcpy(host, address, len);
+    host[len] = '\0';
+    return inet_pton(AF_INET, host, &ip) == 1 && micro_port_valid(colon + 1);
 }
 
 

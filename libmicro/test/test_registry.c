@@ -234,9 +234,11 @@ test_malformed_entries_skipped(void **state)
         "{\"name\":\"go.micro.srv.m\",\"nodes\":[{\"id\":\"x\",\"address\":"
         "\"no-port\"}]}",
         "{\"name\":\"go.micro.srv.m\",\"nodes\":[{\"id\":\"x\",\"address\":"
-        "\"h:1\"},{\"id\":\"y\",\"address\":\"h:2\"}]}",
+        "\"10.0.0.1:1\"},{\"id\":\"y\",\"address\":\"10.0.0.1:2\"}]}",
+        "{\"name\":\"go.micro.srv.m\",\"nodes\":[{\"id\":\"x\",\"address\":"
+        "\"h:1\"}]}",
         "{\"name\":\"go.micro.srv.other\",\"nodes\":[{\"id\":\"x\","
-        "\"address\":\"h:1\"}]}",
+        "\"address\":\"10.0.0.1:1\"}]}",
     };
 
     (void) state;
@@ -265,7 +267,7 @@ test_malformed_entries_skipped(void **state)
     assert_int_equal(list.len, 1);
     assert_int_equal(list.items[0].nnodes, 1);
     assert_string_equal(list.items[0].nodes[0].id, "good");
-    assert_int_equal(warnings, 4);   /* the 5th is a valid entry misfiled */
+    assert_int_equal(warnings, 5);   /* the last is a valid entry misfiled */
     micro_service_list_free(&list);
 }
 

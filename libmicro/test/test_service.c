@@ -182,15 +182,22 @@ test_addresses(void **state)
 {
     (void) state;
     assert_true(micro_address_valid("127.0.0.1:9090"));
-    assert_true(micro_address_valid("greeter.svc.cluster.local:80"));
     assert_true(micro_address_valid("[::1]:9090"));
     assert_true(micro_address_valid("[fe80::1:2]:1"));
+    assert_true(micro_address_valid("[::ffff:10.0.0.1]:80"));
+    /* a host name would need a lookup in every reader */
+    assert_false(micro_address_valid("greeter.svc.cluster.local:80"));
+    assert_false(micro_address_valid("localhost:9090"));
+    assert_false(micro_address_valid("10.0.0:80"));
+    assert_false(micro_address_valid("10.0.0.256:80"));
+    assert_false(micro_address_valid("[::g]:80"));
+    assert_false(micro_address_valid("::1:9090"));
     assert_false(micro_address_valid("127.0.0.1"));
     assert_false(micro_address_valid(":9090"));
-    assert_false(micro_address_valid("host:0"));
-    assert_false(micro_address_valid("host:65536"));
-    assert_false(micro_address_valid("host:80x"));
-    assert_false(micro_address_valid("ho st:80"));
+    assert_false(micro_address_valid("10.0.0.1:0"));
+    assert_false(micro_address_valid("10.0.0.1:65536"));
+    assert_false(micro_address_valid("10.0.0.1:80x"));
+    assert_false(micro_address_valid("10.0.0.1 :80"));
     assert_false(micro_address_valid("[::1]9090"));
     assert_false(micro_address_valid("[]:9090"));
     assert_false(micro_address_valid(NULL));
@@ -219,11 +226,11 @@ test_list_merge_by_version(void **state)
     size_t                 i;
     const char            *docs[] = {
         "{\"name\":\"s\",\"version\":\"1\",\"nodes\":[{\"id\":\"a\","
-        "\"address\":\"h:1\"}]}",
+        "\"address\":\"10.0.0.1:1\"}]}",
         "{\"name\":\"s\",\"version\":\"2\",\"nodes\":[{\"id\":\"b\","
-        "\"address\":\"h:2\"}]}",
+        "\"address\":\"10.0.0.1:2\"}]}",
         "{\"name\":\"s\",\"version\":\"1\",\"nodes\":[{\"id\":\"c\","
-        "\"address\":\"h:3\"}]}",
+        "\"address\":\"10.0.0.1:3\"}]}",
     };
     micro_service_t        s;
     micro_service_list_t   list = { 0 };

@@ -207,6 +207,32 @@ sub redis_url {
     return "redis://127.0.0.1:$self->{redis_port}/0";
 }
 
+# A Redis command in this test's redis (redis-cli, arguments as given);
+# returns its output.
+sub redis_cli {
+    my ($self, @args) = @_;
+    open(my $fh, '-|', 'redis-cli', '-p', $self->{redis_port}, @args)
+        or die "redis-cli: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh or die "redis-cli @args failed";
+    return $out;
+}
+
+# Writes one registry entry (a hash: name, nodes => [one node], ...) the
+# way another language would with plain commands and no checks of ours,
+# announced on the watch channel; the node does not expire.
+sub register_raw {
+    my ($self, $entry) = @_;
+    my $json = JSON::PP->new->canonical->encode($entry);
+    my ($name, $id) = ($entry->{name}, $entry->{nodes}[0]{id});
+    $self->redis_cli('HSET', "micro:registry:svc:$name", $id, $json);
+    $self->redis_cli('ZADD', 'micro:registry:expiry', '+inf', "$name $id");
+    $self->redis_cli('SADD', 'micro:registry:services', $name);
+    $self->redis_cli('PUBLISH', 'micro:registry:watch',
+        qq({"action":"create","ttl":0,"service":$json}));
+}
+
 # --- services ------------------------------------------------------------
 
 # Starts a libmicro service binary (build/bin/NAME or build/test/NAME) on a

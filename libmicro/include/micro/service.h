@@ -82,8 +82,9 @@ int micro_metadata_set(micro_metadata_t *md, const char *key,
 /*
  * Validation of what goes into the registry. Names: 1-255 characters of
  * [A-Za-z0-9._:-], starting with a letter or digit. Node ids: 1-255
- * printable characters, no spaces. Addresses: "host:port", the host a name,
- * an IPv4 literal or a bracketed IPv6 literal, the port 1-65535.
+ * printable characters, no spaces. Addresses: "ip:port", an IPv4 literal
+ * or a bracketed IPv6 literal and a port 1-65535; not a host name (readers
+ * would have to look it up, and a lookup blocks).
  */
 int micro_name_valid(const char *name);
 int micro_node_id_valid(const char *id);
