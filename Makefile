@@ -26,17 +26,24 @@ LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -luv -lhttp_parser -lm -pthread
 PROTO_INC   := /usr/include
 LDFLAGS     += $(EXTRA_LDFLAGS)
 
-LIB_SRCS    := $(wildcard libmicro/src/*.c)
+# libmicro/src/LAYER/*.c: core, registry, codec, transport, rpc (README,
+# "Layout"); the registry's Lua scripts are built from libmicro/lua/
+LIB_LAYERS  := core registry codec transport rpc
+LIB_SRCS    := $(wildcard $(LIB_LAYERS:%=libmicro/src/%/*.c))
+LUA_SRCS    := $(wildcard libmicro/lua/*.lua)
 LIB_OBJS    := $(LIB_SRCS:libmicro/src/%.c=$(BUILD)/libmicro/%.o) \
+               $(BUILD)/libmicro/registry/registry_lua.o \
                $(BUILD)/libmicro/descriptor.pb-c.o
 GEN_HDRS    := $(GEN)/google/protobuf/descriptor.pb-c.h
 LIB_HDRS    := $(wildcard libmicro/include/*.h libmicro/include/micro/*.h \
-                          libmicro/src/*.h)
+                          $(LIB_LAYERS:%=libmicro/src/%/*.h))
 
-TEST_SRCS   := $(wildcard libmicro/test/test_*.c)
-TEST_BINS   := $(TEST_SRCS:libmicro/test/%.c=$(BUILD)/test/%) \
+# unit tests mirror the layers; binaries are build/test/test_NAME
+TEST_SRCS   := $(wildcard $(LIB_LAYERS:%=libmicro/test/%/test_*.c))
+TEST_BINS   := $(patsubst %.c,$(BUILD)/test/%,$(notdir $(TEST_SRCS))) \
                $(BUILD)/test/testsrv
 TEST_COMMON := libmicro/test/redis_fixture.c
+vpath test_%.c $(LIB_LAYERS:%=libmicro/test/%)
 
 MODULES     := $(BUILD)/nginx/ngx_micro_core_module.so \
                $(BUILD)/nginx/ngx_micro_api_module.so \
@@ -63,6 +70,14 @@ deps:
 	tools/setup-deps
 
 $(BUILD)/libmicro/%.o: libmicro/src/%.c $(LIB_HDRS) $(GEN_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+# the scripts whole (installed) and as C strings
+$(GEN)/registry_lua.c: libmicro/lua/build.sh $(LUA_SRCS)
+	sh libmicro/lua/build.sh $(GEN)
+
+$(BUILD)/libmicro/registry/registry_lua.o: $(GEN)/registry_lua.c $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
@@ -130,7 +145,7 @@ $(GEN)/everything.pb: libmicro/test/proto/everything.proto \
 	protoc -Ilibmicro/test/proto -I$(PROTO_INC) --include_imports \
 	    --descriptor_set_out=$@ $^
 
-$(BUILD)/test/test_transcode: libmicro/test/test_transcode.c \
+$(BUILD)/test/test_transcode: libmicro/test/codec/test_transcode.c \
         $(BUILD)/proto/everything.pb-c.o $(WKT_OBJS) $(GEN)/everything.pb \
         $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
@@ -149,14 +164,14 @@ $(BUILD)/test/testsrv: libmicro/test/testsrv.c $(GEN)/testsvc.pb-c.c \
 	    $(GEN)/testsvc.pb-c.c $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a \
 	    $(LIB_LIBS)
 
-$(BUILD)/test/test_rpc: libmicro/test/test_rpc.c $(GEN)/testsvc.pb-c.c \
+$(BUILD)/test/test_rpc: libmicro/test/rpc/test_rpc.c $(GEN)/testsvc.pb-c.c \
         $(TEST_COMMON) $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< \
 	    $(GEN)/testsvc.pb-c.c $(TEST_COMMON) $(BUILD)/libmicro.a $(LIB_LIBS) \
 	    -lcmocka
 
-$(BUILD)/test/%: libmicro/test/%.c $(TEST_COMMON) \
+$(BUILD)/test/%: %.c $(TEST_COMMON) \
                  libmicro/test/redis_fixture.h $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Ilibmicro/test $(LDFLAGS) -o $@ $< $(TEST_COMMON) \
@@ -239,10 +254,11 @@ fuzz:
 	$(MAKE) $(BUILD)/fuzz/fuzz_transcode
 
 $(BUILD)/fuzz/fuzz_transcode: libmicro/fuzz/fuzz_transcode.c $(LIB_SRCS) \
-        $(GEN)/everything.pb-c.c $(GEN)/google/protobuf/descriptor.pb-c.c \
+        $(GEN)/registry_lua.c $(GEN)/everything.pb-c.c $(GEN)/google/protobuf/descriptor.pb-c.c \
         $(WKT_PROTOS:%=$(GEN)/google/protobuf/%.pb-c.c) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(GEN)/everything.pb-c.c \
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(GEN)/registry_lua.c \
+	    $(GEN)/everything.pb-c.c \
 	    $(GEN)/google/protobuf/descriptor.pb-c.c \
 	    $(WKT_PROTOS:%=$(GEN)/google/protobuf/%.pb-c.c) $(LIB_LIBS)
 
@@ -261,6 +277,8 @@ install: all
 	install -m 755 $(BUILD)/bin/micro $(DESTDIR)$(PREFIX)/bin
 	install -d $(DESTDIR)$(PREFIX)/share/micro
 	install -m 644 $(GEN)/proto/services.pb $(DESTDIR)$(PREFIX)/share/micro
+	install -d $(DESTDIR)$(PREFIX)/share/micro/lua
+	install -m 644 $(GEN)/lua/*.lua $(DESTDIR)$(PREFIX)/share/micro/lua
 	@# the loader's cache, for programs linked without the pc file's rpath
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 

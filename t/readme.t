@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use Digest::SHA ();
 use JSON::PP;
 use Test::More;
 use MicroTest;
@@ -53,7 +54,27 @@ my ($rc, $err);
     '{"name":"John"}');
 is($out, "{\"msg\":\"Hello John\"}\n", 'and answers the README call')
     or diag($err);
-is($t->stop($pid, 'TERM') >> 8, 0, 'and stops cleanly');
+
+# the registry's scripts installed whole are the text libmicro runs (the
+# greeter loaded them: their SHA1s are in Redis's script cache), and
+# another language registers with one by a plain EVAL
+my @scripts = map { "$prefix/share/micro/lua/$_.lua" }
+    qw(register deregister get reap list present);
+ok(!(grep { !-e } @scripts), 'make install puts the six Lua scripts in '
+   . 'share/micro/lua');
+my @sha = map { Digest::SHA::sha1_hex(MicroTest::read_file($_)) } @scripts;
+is($t->redis_cli('SCRIPT', 'EXISTS', @sha), "1\n" x 6,
+   'each is the very text libmicro loads');
+my $entry = encode_json({ name => 'go.micro.srv.lua', version => '1',
+    nodes => [{ id => 'lua-1', address => '127.0.0.1:9', metadata => {} }] });
+is($t->redis_cli('EVAL', MicroTest::read_file($scripts[0]), 3,
+    'micro:registry:services', 'micro:registry:svc:go.micro.srv.lua',
+    'micro:registry:expiry', 'go.micro.srv.lua', 'lua-1', $entry, 30000,
+    'micro:registry:watch'), "create\n", 'register.lua by EVAL: "create"');
+($rc, $out) = $t->micro('get', 'service', 'go.micro.srv.lua', '--json');
+is(eval { decode_json($out)->[0]{nodes}[0]{id} }, 'lua-1',
+   'and libmicro reads the node it registered');
+is($t->stop($pid, 'TERM') >> 8, 0, 'the greeter stops cleanly');
 
 $t->done;
 done_testing();

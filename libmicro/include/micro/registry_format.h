@@ -35,7 +35,8 @@ typedef enum {
 } micro_lua_script_t;
 
 /* Each runs atomically and reads the time from Redis's own clock, so
- * expiry does not depend on the clients' clocks. */
+ * expiry does not depend on the clients' clocks. Built from
+ * libmicro/lua/NAME.lua and installed whole in share/micro/lua. */
 extern const char  *micro_lua_scripts[MICRO_LUA_NSCRIPTS];
 
 /* The key names under a prefix; svc is the hash key's prefix. */

@@ -19,7 +19,7 @@
 
 #include "micro/error.h"
 #include "micro/registry.h"
-#include "server_internal.h"
+#include "rpc/server_internal.h"
 
 
 void

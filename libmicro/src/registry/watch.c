@@ -12,11 +12,11 @@
 
 #include "micro/error.h"
 #include "micro/watch.h"
-#include "clock.h"
-#include "map.h"
-#include "redis.h"
+#include "core/clock.h"
+#include "core/map.h"
+#include "registry/redis.h"
 #include "micro/registry_format.h"
-#include "registry_internal.h"
+#include "registry/registry_internal.h"
 
 #define MICRO_WATCH_REAP_MS      1000
 #define MICRO_WATCH_BACKOFF_MIN  100

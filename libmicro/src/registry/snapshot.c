@@ -5,7 +5,7 @@
 
 #include "micro/error.h"
 #include "micro/snapshot.h"
-#include "map.h"
+#include "core/map.h"
 
 struct micro_snapshot_s {
     micro_map_t    services;    /* name -> micro_snapshot_service_t */

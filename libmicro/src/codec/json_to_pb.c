@@ -16,8 +16,8 @@
 #include "micro/error.h"
 #include "micro/transcode.h"
 #include "micro/pb_wire.h"
-#include "map.h"
-#include "utf8.h"
+#include "core/map.h"
+#include "core/utf8.h"
 
 typedef struct {
     const char                        *start;

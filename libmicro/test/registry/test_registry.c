@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "redis_fixture.h"
 
 #define MICRO_TEST(f)  cmocka_unit_test_setup(f, micro_test_flush)

@@ -8,7 +8,7 @@
 
 #include "micro/error.h"
 #include "micro/transcode.h"
-#include "server_internal.h"
+#include "rpc/server_internal.h"
 
 
 void

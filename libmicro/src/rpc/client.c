@@ -23,8 +23,8 @@
 #include "micro/client.h"
 #include "micro/error.h"
 #include "micro/registry.h"
-#include "clock.h"
-#include "map.h"
+#include "core/clock.h"
+#include "core/map.h"
 #include "micro/pb_wire.h"
 
 #define MICRO_CLIENT_ID  "go.micro.client"

@@ -8,7 +8,7 @@
 
 #include "micro/error.h"
 #include "micro/watch.h"
-#include "cache_internal.h"
+#include "registry/cache_internal.h"
 
 struct micro_cache_s {
     micro_watcher_t    *watcher;

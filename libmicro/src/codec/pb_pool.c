@@ -6,7 +6,7 @@
 
 #include "micro/error.h"
 #include "micro/pb.h"
-#include "map.h"
+#include "core/map.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
 #define MICRO_ARENA_CHUNK  16384

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "micro/error.h"
-#include "map.h"
+#include "core/map.h"
 
 char  micro_map_tombstone[1];
 

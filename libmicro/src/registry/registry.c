@@ -7,9 +7,9 @@
 
 #include "micro/error.h"
 #include "micro/registry.h"
-#include "redis.h"
+#include "registry/redis.h"
 #include "micro/registry_format.h"
-#include "registry_internal.h"
+#include "registry/registry_internal.h"
 
 #define MICRO_DUMP_BATCH  256
 

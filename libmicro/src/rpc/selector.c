@@ -6,8 +6,8 @@
 
 #include "micro/error.h"
 #include "micro/selector.h"
-#include "cache_internal.h"
-#include "clock.h"
+#include "registry/cache_internal.h"
+#include "core/clock.h"
 
 struct micro_selector_s {
     micro_cache_t             *cache;

@@ -8,8 +8,8 @@
 
 #include "micro/error.h"
 #include "micro/select.h"
-#include "clock.h"
-#include "map.h"
+#include "core/clock.h"
+#include "core/map.h"
 
 #define MICRO_SELECT_STACK   256        /* candidates kept on the stack */
 #define MICRO_EWMA_TAU_US    10e6       /* 10 s, as Finagle */

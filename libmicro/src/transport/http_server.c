@@ -10,7 +10,7 @@
 
 #include "micro/error.h"
 #include "micro/pb_wire.h"
-#include "server_internal.h"
+#include "rpc/server_internal.h"
 
 static int micro_conn_on_message_begin(http_parser *p);
 static int micro_conn_on_header_field(http_parser *p, const char *at,

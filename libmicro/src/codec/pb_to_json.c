@@ -13,9 +13,9 @@
 
 #include "micro/error.h"
 #include "micro/transcode.h"
-#include "map.h"
+#include "core/map.h"
 #include "micro/pb_wire.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 /* messages within messages; the JSON written is held to
  * MICRO_TRANSCODE_MAX_DEPTH, what the parser reads */

@@ -7,7 +7,7 @@
 
 #include "micro/error.h"
 #include "micro/registry_format.h"
-#include "redis.h"
+#include "registry/redis.h"
 
 
 static struct timeval
