@@ -138,6 +138,7 @@ micro_server_new(const micro_server_options_t *o, micro_server_t **out)
         return MICRO_ENOMEM;
     }
     s->opts = *o;
+    s->transport = &micro_http_server_transport;
     if (s->opts.max_body == 0) {
         s->opts.max_body = MICRO_SERVER_MAX_BODY;
     }
@@ -451,15 +452,11 @@ micro_io_close_walk(uv_handle_t *h, void *arg)
 static void
 micro_io_on_wakeup(uv_async_t *a)
 {
-    micro_io_t    *io = a->data;
-    micro_conn_t  *c, *next;
+    micro_io_t  *io = a->data;
 
     io->stopping = 1;
     uv_walk(&io->loop, micro_io_close_walk, io);
-    for (c = io->conns; c; c = next) {
-        next = c->next;
-        micro_conn_shutdown(c);
-    }
+    io->server->transport->shutdown(io);
 }
 
 
@@ -494,7 +491,7 @@ micro_io_listen(micro_io_t *io)
     io->listener.data = io;
     if (uv_tcp_open(&io->listener, fd) != 0
         || uv_listen((uv_stream_t *) &io->listener, 511,
-                     micro_server_on_connection) != 0)
+                     io->server->transport->on_connection) != 0)
     {
         uv_close((uv_handle_t *) &io->listener, NULL);   /* closes fd */
         return micro_error_set(MICRO_EINVAL, "cannot listen");

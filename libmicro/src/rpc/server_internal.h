@@ -3,20 +3,16 @@
 #ifndef MICRO_SERVER_INTERNAL_H
 #define MICRO_SERVER_INTERNAL_H
 
-#include <http_parser.h>
 #include <uv.h>
 
 #include "micro/heartbeat.h"
 #include "micro/pb.h"
 #include "micro/rpc_error.h"
 #include "micro/server.h"
+#include "transport/transport.h"
 
-#define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
-#define MICRO_SERVER_HEADERS   100     /* headers per request */
 #define MICRO_SERVER_ACCEPT_BACKOFF      100   /* ms, after EMFILE */
 #define MICRO_SERVER_ACCEPT_BACKOFF_MAX  1000
-
-typedef struct micro_conn_s  micro_conn_t;
 
 typedef struct {
     char                              *name;
@@ -29,7 +25,7 @@ typedef struct {
 } micro_endpoint_handler_t;
 
 /* One I/O thread: its loop, its listening socket, its connections. */
-typedef struct {
+struct micro_io_s {
     micro_server_t                    *server;
     uv_loop_t                          loop;
     uv_tcp_t                           listener;
@@ -40,14 +36,15 @@ typedef struct {
     int                                stopping;
     int                                paused;
     uint64_t                           backoff;
-    micro_conn_t                      *conns;
-} micro_io_t;
+    void                              *conns;       /* the transport's */
+};
 
 struct micro_server_s {
     micro_server_options_t             opts;
     micro_endpoint_handler_t          *endpoints;
     size_t                             nendpoints;
     micro_pb_pool_t                   *pool;
+    const micro_server_transport_t    *transport;
     micro_io_t                        *io;
     int                                nio;
     char                               address[300];
@@ -60,8 +57,9 @@ struct micro_server_s {
     int                                refusing;    /* atomic: at max */
 };
 
+/* A call, from the transport that read it to the handler and back. */
 struct micro_request_s {
-    micro_conn_t                      *conn;
+    void                              *conn;        /* the transport's */
     micro_request_t                   *next;
     micro_server_t                    *server;
     int                                done;
@@ -79,34 +77,10 @@ struct micro_request_s {
     uv_work_t                          work;
 };
 
-struct micro_conn_s {
-    micro_io_t                        *io;
-    uv_tcp_t                           tcp;
-    uv_timer_t                         timer;       /* read or idle */
-    http_parser                        parser;
-    micro_request_t                   *parsing;
-    micro_request_t                   *head;
-    micro_request_t                   *tail;
-    size_t                             queued;
-    size_t                             working;     /* in worker threads */
-    int                                closing;
-    int                                closed;
-    int                                reading;
-    int                                header_state; /* 1 field, 2 value */
-    micro_buf_t                        field;
-    micro_buf_t                        value;
-    micro_conn_t                      *prev;
-    micro_conn_t                      *next;
-};
-
-/* server_conn.c */
-void micro_server_on_connection(uv_stream_t *listener, int status);
-void micro_conn_shutdown(micro_conn_t *c);
-
 /* server.c */
 void micro_io_pause(micro_io_t *io, int err);
 
-/* server_call.c: decides r->status and fills r->reply */
+/* server_call.c, for transports: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);
 void micro_request_execute(micro_request_t *r);
 void micro_request_set_error(micro_request_t *r, const char *id, int code,

@@ -1,16 +1,45 @@
 /*
- * Connections: HTTP/1.1 requests parsed with http-parser, pipelined
- * requests answered in order, keepalive, and the hand-off of each request
- * to a worker thread (or its execution in place).
+ * micro's HTTP/1.1 transport, server side: requests parsed with
+ * http-parser, pipelined requests answered in order, keepalive, read and
+ * idle timeouts, the connection limit, and the hand-off of each call to
+ * the RPC layer (a worker thread, or in place).
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <http_parser.h>
+
 #include "micro/error.h"
 #include "micro/pb_wire.h"
 #include "rpc/server_internal.h"
+
+#define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
+#define MICRO_SERVER_HEADERS   100     /* headers per request */
+
+typedef struct micro_conn_s  micro_conn_t;
+
+struct micro_conn_s {
+    micro_io_t                        *io;
+    uv_tcp_t                           tcp;
+    uv_timer_t                         timer;       /* read or idle */
+    http_parser                        parser;
+    micro_request_t                   *parsing;
+    micro_request_t                   *head;
+    micro_request_t                   *tail;
+    size_t                             queued;
+    size_t                             working;     /* in worker threads */
+    int                                closing;
+    int                                closed;
+    int                                reading;
+    int                                header_state; /* 1 field, 2 value */
+    micro_buf_t                        field;
+    micro_buf_t                        value;
+    micro_conn_t                      *prev;
+    micro_conn_t                      *next;
+};
+
 
 static int micro_conn_on_message_begin(http_parser *p);
 static int micro_conn_on_header_field(http_parser *p, const char *at,
@@ -114,7 +143,7 @@ micro_conn_close(micro_conn_t *c)
 
 
 /* Closes now if nothing is pending, else after the last reply. */
-void
+static void
 micro_conn_shutdown(micro_conn_t *c)
 {
     c->closing = 1;
@@ -558,8 +587,8 @@ micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 
-void
-micro_server_on_connection(uv_stream_t *listener, int status)
+static void
+micro_http_on_connection(uv_stream_t *listener, int status)
 {
     int              n;
     micro_io_t      *io = listener->data;
@@ -607,7 +636,7 @@ micro_server_on_connection(uv_stream_t *listener, int status)
 
     c->next = io->conns;
     if (io->conns) {
-        io->conns->prev = c;
+        ((micro_conn_t *) io->conns)->prev = c;
     }
     io->conns = c;
 
@@ -616,3 +645,20 @@ micro_server_on_connection(uv_stream_t *listener, int status)
     uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
                   micro_conn_on_read);
 }
+
+
+static void
+micro_http_shutdown(micro_io_t *io)
+{
+    micro_conn_t  *c, *next;
+
+    for (c = io->conns; c; c = next) {
+        next = c->next;
+        micro_conn_shutdown(c);
+    }
+}
+
+
+const micro_server_transport_t  micro_http_server_transport = {
+    "http", micro_http_on_connection, micro_http_shutdown
+};
