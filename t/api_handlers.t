@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The gateway's api handler (micro_api handler=api): the HTTP request to the
-# service as a go.api.Request, its go.api.Response as the reply. Real nginx
-# (conf.example/gateway.conf), redis, the example API service and testsrv.
+# service as a go.api.Request, its go.api.Response as the reply. Real nginx,
+# redis, the example API service and testsrv.
 
 use strict;
 use warnings;
@@ -19,16 +19,33 @@ local $ENV{MICRO_REGISTRY} = $t->redis_url;
 $t->service('example');
 $t->service('testsrv');
 
-# testsrv's Test.Api and Test.BadApi under /test/ through the api handler
-my $conf = $t->example_conf('gateway.conf');
-$conf =~ s/(        location \/example\/ \{)/        location \/test\/ {
+# go-micro's api handler for the example (go.micro.api.example) and for
+# testsrv's Test.Api and Test.BadApi under /test/
+$t->nginx(<<'CONF');
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    micro_proto %%PROTO%%;
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        micro_read_timeout 60s;
+
+        location / {
+            micro_api handler=api;
+        }
+        location /test/ {
             micro_api handler=api;
             micro_api_namespace go.micro.srv;
-            micro_read_timeout 60s;
         }
-
-$1/ or die 'no /example/ location in gateway.conf';
-$t->nginx($conf);
+        location = /registry {
+            micro_registry_status;
+        }
+    }
+}
+CONF
 my $gw = 'http://127.0.0.1:' . $t->port('8080');
 
 sub call { $t->json_call(@_) }

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The gateway's proxy handler (micro_api handler=proxy): plain-HTTP API
-# services found in the registry, behind NGINX's proxy module. Real nginx
-# (conf.example/gateway.conf), redis, two nodes of a Python HTTP service
+# services found in the registry, behind NGINX's proxy module. Real nginx,
+# redis, two nodes of a Python HTTP service
 # (t/httpsvc.py) and a third-party WebSocket client (python3-websockets).
 
 use strict;
@@ -30,16 +30,41 @@ sub node {
 my $a_pid = node('a');
 my $b_pid = node('b');
 
-# and the same with the request body streamed to the node
-my $conf = $t->example_conf('gateway.conf');
-$conf =~ s/(            micro_api handler=proxy;\n(?:.*\n)*?        \}\n)/$1
-        location \/unbuffered\/ {
-            rewrite ^\/unbuffered(\/.*)\$ \$1 break;
+# plain-HTTP API services behind NGINX's proxy module: /shop/items goes to
+# a node of go.micro.api.shop, the whole path forwarded; and the same with
+# the request body streamed to the node. %%REGISTRY%% is the registry URL.
+my $proxy_conf = <<'CONF';
+%%MODULES%%
+%%GLOBALS%%
+worker_processes 2;
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REGISTRY%%;
+
+    server {
+        listen 127.0.0.1:%%PORT_8082%%;
+
+        location / {
+            micro_api handler=proxy;
+            micro_selector round_robin;
+            proxy_read_timeout 60s;
+        }
+        location /unbuffered/ {
+            rewrite ^/unbuffered(/.*)$ $1 break;
             micro_api handler=proxy;
             proxy_request_buffering off;
         }
-/ or die 'no handler=proxy location in gateway.conf';
-$t->nginx($conf);
+    }
+}
+CONF
+
+sub proxy_conf {
+    my ($registry) = @_;
+    (my $conf = $proxy_conf) =~ s/%%REGISTRY%%/$registry/;
+    return $conf;
+}
+
+$t->nginx(proxy_conf('%%REDIS%%'));
 my $gw = 'http://127.0.0.1:' . $t->port('8082');
 
 sub call { $t->json_call(@_) }
@@ -179,9 +204,7 @@ $t->redis;
 $ENV{MICRO_REGISTRY} = $t->redis_url;
 $a_pid = node('a');
 my ($gate_port, $gate) = $t->tcp_gate($t->{redis_port});
-$conf = $t->example_conf('gateway.conf');
-$conf =~ s{%%REDIS%%}{redis://127.0.0.1:$gate_port/0}g;
-$t->nginx($conf);
+$t->nginx(proxy_conf("redis://127.0.0.1:$gate_port/0"));
 $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
     PeerPort => $t->port('8082'), Timeout => 30) or die "connect: $!";
 print $sock "GET /shop/held HTTP/1.0\r\nHost: x\r\n\r\n";
@@ -199,7 +222,7 @@ $t->done;
 $t = MicroTest->new;
 $t->redis;
 $t->redis_stop;
-$t->nginx($t->example_conf('gateway.conf'));
+$t->nginx(proxy_conf('%%REDIS%%'));
 my $t0 = MicroTest::now();
 ($status, $json) = call(POST => 'http://127.0.0.1:' . $t->port('8082')
                         . '/shop/x', '{"n":1}');
@@ -215,16 +238,33 @@ $t->done;
 
 $t = MicroTest->new;
 $t->redis;
-my $bad = $t->example_conf('gateway.conf');
-$bad =~ s/micro_api handler=proxy;/micro_api handler=proxy;\n            proxy_pass http:\/\/127.0.0.1:1;/;
-my ($good, $msg) = $t->nginx_test($bad, 'bad.conf');
+sub bad_location {
+    my ($location) = @_;
+    return <<"CONF";
+%%MODULES%%
+%%GLOBALS%%
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    server {
+        listen 127.0.0.1:%%PORT_bad%%;
+        location / {
+$location
+        }
+    }
+}
+CONF
+}
+
+my ($good, $msg) = $t->nginx_test(bad_location(
+    "            micro_api handler=proxy;\n"
+    . "            proxy_pass http://127.0.0.1:1;"), 'bad.conf');
 ok(!$good, 'proxy_pass beside handler=proxy: nginx -t fails');
 like($msg, qr/"proxy_pass" directive is duplicate in .*bad\.conf:\d+/,
      'and says where') or diag($msg);
 
-$bad = $t->example_conf('gateway.conf');
-$bad =~ s/micro_api handler=proxy;/micro_api handler=grpc;/;
-($good, $msg) = $t->nginx_test($bad, 'bad.conf');
+($good, $msg) = $t->nginx_test(bad_location(
+    '            micro_api handler=grpc;'), 'bad.conf');
 like($msg, qr/invalid parameter "handler=grpc": expected handler=rpc, handler=api or handler=proxy in .*bad\.conf:\d+/,
      'an unknown handler: nginx -t names it') or diag($msg);
 

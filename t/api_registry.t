@@ -147,12 +147,21 @@ unlike(MicroTest::read_file($t->dir . '/error.log'), qr/open socket/,
     my $d = $t->dir . '/upgrade';
     mkdir $d;
     chmod 0755, $d;
-    my $conf = $t->expand($t->example_conf('registry.conf'));
-    $conf =~ s/^daemon off;\n//m;
-    $conf =~ s{pid \S+;}{pid $d/nginx.pid;};
-    $conf =~ s{error_log \S+ debug;}{error_log $d/error.log notice;};
-    $conf =~ s/listen 127\.0\.0\.1:\d+;/listen 127.0.0.1:%%PORT_upgrade%%;/;
-    $conf = $t->expand($conf);
+    my $conf = $t->expand(<<"CONF");
+%%MODULES%%
+pid $d/nginx.pid;
+error_log $d/error.log notice;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    server {
+        listen 127.0.0.1:%%PORT_upgrade%%;
+        location = /registry { micro_registry_status; }
+    }
+}
+CONF
     MicroTest::write_file("$d/nginx.conf", $conf);
     my $up = $t->port('upgrade');
     # under valgrind, the new binary too (exec followed)

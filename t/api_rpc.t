@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# go-micro's /rpc endpoint (micro_rpc in conf.example/gateway.conf): the
+# go-micro's /rpc endpoint (micro_rpc): the
 # service and endpoint named in the body, as JSON or a form, the request an
 # object or a JSON string; namespaces it may reach, "address" limited to
 # registered nodes, the Timeout header, and its errors.
@@ -21,16 +21,44 @@ my (undef, $a1) = $t->service('testsrv');
 my (undef, $a2) = $t->service('testsrv');
 $t->service('testsrv', '--name', 'go.micro.api.private');
 
-my $conf = $t->example_conf('gateway.conf');
-$conf =~ s/micro_read_timeout 5s;/micro_read_timeout 60s;/;
-# /rpc limited to one service
-$conf =~ s/^}\s*\z/    server {
+# /rpc for the SRV services on 8080, for one service only on "one", and
+# nowhere on 8081 (no micro_rpc: /rpc is a path like another)
+$t->nginx(<<'CONF');
+%%MODULES%%
+%%GLOBALS%%
+worker_processes 2;
+http {
+    %%HTTP_GLOBALS%%
+    micro_registry %%REDIS%%;
+    micro_proto %%PROTO%%;
+    micro_read_timeout 60s;
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /rpc {
+            micro_rpc go.micro.srv;
+        }
+        location = /registry {
+            micro_registry_status;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8081%%;
+        location / {
+            micro_api;
+            micro_api_namespace go.micro.srv;
+        }
+    }
+
+    server {
         listen 127.0.0.1:%%PORT_one%%;
-        location = \/rpc { micro_rpc go.micro.srv.greeter; }
+        location = /rpc {
+            micro_rpc go.micro.srv.greeter;
+        }
     }
 }
-/m;
-$t->nginx($conf);
+CONF
 my $gw = 'http://127.0.0.1:' . $t->port('8080');
 my $pass = 'http://127.0.0.1:' . $t->port('8081');
 my $one = 'http://127.0.0.1:' . $t->port('one');

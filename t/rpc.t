@@ -275,7 +275,7 @@ $t->service('customer');
 ($rc, $out) = $t->micro('call', 'go.micro.srv.greeter', 'Say.Hello',
     '{"name":"John"}');
 is($out, "{\"msg\":\"Hello John\"}\n", 'greeter');
-($rc, $out) = $t->micro('call', 'go.micro.srv.customer', 'Customer.Orders',
+($rc, $out) = $t->micro('call', 'go.micro.api.customer', 'Customer.Orders',
     '{"customerId":"c7","limit":1}');
 my $orders = decode_json($out);
 is($orders->{orders}[0]{id}, '9007199254740993', 'customer: int64 id');

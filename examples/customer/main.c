@@ -1,5 +1,7 @@
 /*
- * customer: Customer.Orders {"customerId": "c42", "limit": 2} -> orders with
+ * customer, an API service (go.micro.api.customer: the gateway's
+ * /customer/orders is its Customer.Orders):
+ * Customer.Orders {"customerId": "c42", "limit": 2} -> orders with
  * nested messages, repeated items, a map of labels, an enum, 64-bit ids
  * and Timestamps, made up from the customer id so answers are repeatable.
  *
@@ -122,7 +124,7 @@ main(int argc, char **argv)
     micro_server_t          *s;
     micro_server_options_t   o;
 
-    micro_server_options_init(&o, "go.micro.srv.customer");
+    micro_server_options_init(&o, "go.micro.api.customer");
     if (micro_server_options_args(&o, argc, argv) != 0
         || micro_server_new(&o, &s) != 0)
     {

@@ -386,8 +386,8 @@ sub modules {
 }
 
 # Expands %%MODULES%%, %%GLOBALS%%, %%HTTP_GLOBALS%%, %%TESTDIR%%,
-# %%REDIS%% (the registry URL) and %%PORT_<name>%% (a free port, the same
-# for one name).
+# %%REDIS%% (the registry URL), %%PROTO%% (the examples' descriptor set)
+# and %%PORT_<name>%% (a free port, the same for one name).
 sub expand {
     my ($self, $conf) = @_;
     my $d = $self->{dir};
@@ -400,6 +400,7 @@ sub expand {
         . join '', map { "${_}_temp_path $d/${_}_temp;\n" }
             qw(client_body proxy fastcgi uwsgi scgi);
     $conf =~ s/%%MODULES%%/modules()/ge;
+    $conf =~ s{%%PROTO%%}{$BUILD/gen/proto/services.pb}g;
     $conf =~ s/%%GLOBALS%%/$globals/g;
     $conf =~ s/%%HTTP_GLOBALS%%/$http/g;
     $conf =~ s/%%TESTDIR%%/$d/g;
