@@ -311,13 +311,19 @@ micro_registry_present(micro_registry_t *r, const micro_service_t *s)
 }
 
 
-/* Adds the parsable entries of an array reply to out, merged by version. */
+/*
+ * Adds the parsable entries of an array reply to out, merged by version;
+ * with lives, also each entry's ms left ("name id" -> malloc'd int64_t,
+ * -1: no expiry).
+ */
 static int
 micro_registry_collect(redisReply *reply, const char *name,
-    micro_service_list_t *out)
+    micro_service_list_t *out, micro_map_t *lives)
 {
     int               rc;
+    char              key[2 * MICRO_NAME_MAX + 2];
     size_t            i;
+    int64_t          *left;
     micro_service_t   s;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
@@ -338,6 +344,21 @@ micro_registry_collect(redisReply *reply, const char *name,
                            "\"%s\"", s.name, name);
             micro_service_free(&s);
             continue;
+        }
+        if (lives && i + 1 < reply->elements
+            && reply->element[i + 1]->type == REDIS_REPLY_INTEGER)
+        {
+            snprintf(key, sizeof(key), "%s %s", s.name, s.nodes[0].id);
+            left = malloc(sizeof(*left));
+            if (left == NULL) {
+                micro_service_free(&s);
+                return MICRO_ENOMEM;
+            }
+            *left = reply->element[i + 1]->integer;
+            free(micro_map_get(lives, key));
+            if (micro_map_set(lives, key, left) != MICRO_OK) {
+                free(left);
+            }
         }
         rc = micro_service_list_merge(out, &s);
         if (rc != MICRO_OK) {
@@ -380,7 +401,7 @@ micro_registry_get(micro_registry_t *r, const char *name,
         return rc;
     }
 
-    rc = micro_registry_collect(reply, name, out);
+    rc = micro_registry_collect(reply, name, out, NULL);
     freeReplyObject(reply);
     if (rc == MICRO_OK && out->len == 0) {
         rc = micro_error_set(MICRO_ENOTFOUND, "service \"%s\" not found",
@@ -461,7 +482,7 @@ micro_registry_list(micro_registry_t *r, micro_service_list_t *out)
 /* Pipelines GET scripts for names[from, to); lock held. */
 static int
 micro_registry_dump_batch(micro_registry_t *r, redisReply *names,
-    size_t from, size_t to, micro_service_list_t *out)
+    size_t from, size_t to, micro_service_list_t *out, micro_map_t *lives)
 {
     int          rc = MICRO_OK;
     char        *hash;
@@ -508,7 +529,7 @@ micro_registry_dump_batch(micro_registry_t *r, redisReply *names,
         }
         reply = vreply;
         if (rc == MICRO_OK && reply->type != REDIS_REPLY_ERROR) {
-            rc = micro_registry_collect(reply, name->str, out);
+            rc = micro_registry_collect(reply, name->str, out, lives);
         } else if (rc == MICRO_OK) {
             rc = micro_redis_status(r->c, reply, "redis");
         }
@@ -520,6 +541,14 @@ micro_registry_dump_batch(micro_registry_t *r, redisReply *names,
 
 int
 micro_registry_dump(micro_registry_t *r, micro_service_list_t *out)
+{
+    return micro_registry_dump_lives(r, out, NULL);
+}
+
+
+int
+micro_registry_dump_lives(micro_registry_t *r, micro_service_list_t *out,
+    micro_map_t *lives)
 {
     int          rc;
     size_t       from, to;
@@ -535,7 +564,7 @@ micro_registry_dump(micro_registry_t *r, micro_service_list_t *out)
         if (to > names->elements) {
             to = names->elements;
         }
-        rc = micro_registry_dump_batch(r, names, from, to, out);
+        rc = micro_registry_dump_batch(r, names, from, to, out, lives);
     }
     if (rc != MICRO_OK) {
         micro_registry_drop(r);

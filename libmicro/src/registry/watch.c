@@ -34,6 +34,10 @@ struct micro_watcher_s {
     int64_t                next_retry;
     int64_t                next_reap;
     micro_map_t            known;        /* "name id" -> canonical JSON */
+    micro_map_t            ttl;          /* "name id" -> int64_t ms, its
+                                            TTL as last seen */
+    micro_map_t            carried;      /* "name id" -> int64_t ms: gone
+                                            from Redis, kept until then */
     micro_watch_event_t   *queue;
     size_t                 qhead;
     size_t                 qlen;
@@ -104,6 +108,8 @@ micro_watcher_free(micro_watcher_t *w)
     close(w->wake[1]);
     micro_watcher_clear_queue(w);
     micro_map_free_all(&w->known);
+    micro_map_free_all(&w->ttl);
+    micro_map_free_all(&w->carried);
     free(w);
 }
 
@@ -164,6 +170,23 @@ micro_entry_key(char *buf, size_t size, const micro_service_t *entry)
 }
 
 
+/* A time in a map of malloc'd int64_t; removed with ms < 0. */
+static void
+micro_time_set(micro_map_t *m, const char *key, int64_t ms)
+{
+    int64_t  *v;
+
+    free(micro_map_remove(m, key));
+    if (ms < 0 || (v = malloc(sizeof(*v))) == NULL) {
+        return;
+    }
+    *v = ms;
+    if (micro_map_set(m, key, v) != MICRO_OK) {
+        free(v);
+    }
+}
+
+
 /*
  * Applies one observed entry state to the known map and queues the event
  * it implies, if any. json is the canonical entry JSON (taken over).
@@ -177,8 +200,10 @@ micro_watcher_apply(micro_watcher_t *w, micro_watch_action_t action,
     micro_entry_key(key, sizeof(key), entry);
     old = micro_map_get(&w->known, key);
 
+    free(micro_map_remove(&w->carried, key));
     if (action == MICRO_WATCH_DELETE) {
         free(json);
+        micro_time_set(&w->ttl, key, -1);
         if (old == NULL) {
             micro_service_free(entry);
             return;
@@ -207,22 +232,42 @@ micro_watcher_apply(micro_watcher_t *w, micro_watch_action_t action,
 }
 
 
-/* Reads the whole registry and reports the difference from known. */
+/* The node of a known entry gone: a delete, reported. */
+static void
+micro_watcher_forget(micro_watcher_t *w, const char *json, int report)
+{
+    micro_service_t  entry;
+
+    if (micro_service_from_json(&entry, json, strlen(json)) == MICRO_OK) {
+        micro_watcher_apply(w, MICRO_WATCH_DELETE, &entry, NULL, report);
+    }
+}
+
+
+/*
+ * Reads the whole registry and reports the difference from known. A node
+ * known but not found went while the watcher was away, or Redis lost it
+ * (restarted empty): stale beats empty, so it is kept until its TTL as
+ * last seen (30 s without one) has run out, then deleted by the tick.
+ */
 static int
 micro_watcher_resync(micro_watcher_t *w)
 {
     int                    rc, report;
     char                  *json, key[2 * MICRO_NAME_MAX + 2];
-    size_t                 i, j;
-    micro_map_t            seen = { 0 };
+    size_t                 i, j, kept = 0;
+    int64_t                now, *left, *ttl;
+    micro_map_t            seen = { 0 }, lives = { 0 };
     micro_service_t        one, entry;
     micro_service_list_t   all;
 
-    rc = micro_registry_dump(w->r, &all);
+    rc = micro_registry_dump_lives(w->r, &all, &lives);
     if (rc != MICRO_OK) {
+        micro_map_free_all(&lives);
         return rc;
     }
     report = w->synced_once || (w->flags & MICRO_WATCH_INITIAL);
+    now = micro_now_ms();
 
     for (i = 0; i < all.len; i++) {
         for (j = 0; j < all.items[i].nnodes; j++) {
@@ -235,6 +280,10 @@ micro_watcher_resync(micro_watcher_t *w)
             {
                 continue;
             }
+            left = micro_map_get(&lives, key);
+            if (left && *left > 0 && micro_map_get(&w->ttl, key) == NULL) {
+                micro_time_set(&w->ttl, key, *left);
+            }
             json = micro_service_to_json(&entry);
             if (json == NULL) {
                 micro_service_free(&entry);
@@ -244,25 +293,56 @@ micro_watcher_resync(micro_watcher_t *w)
         }
     }
 
-    /* Whatever is known but was not seen went away while we were out. */
     for (i = 0; i < w->known.cap; i++) {
         if (!micro_map_live(&w->known, i)
-            || micro_map_get(&seen, w->known.slots[i].key))
+            || micro_map_get(&seen, w->known.slots[i].key)
+            || micro_map_get(&w->carried, w->known.slots[i].key))
         {
             continue;
         }
-        json = w->known.slots[i].value;
-        if (micro_service_from_json(&entry, json, strlen(json)) == MICRO_OK) {
-            micro_watcher_apply(w, MICRO_WATCH_DELETE, &entry, NULL, report);
-        } else {
-            free(micro_map_remove(&w->known, w->known.slots[i].key));
+        if (!w->synced_once) {
+            micro_watcher_forget(w, w->known.slots[i].value, report);
+            continue;
         }
+        ttl = micro_map_get(&w->ttl, w->known.slots[i].key);
+        micro_time_set(&w->carried, w->known.slots[i].key,
+                       now + (ttl ? *ttl : MICRO_REGISTRY_DEFAULT_TTL));
+        kept++;
+    }
+    if (kept) {
+        micro_log_warn("registry watch: %zu nodes are gone from redis at %s "
+                       "before their expiry; kept until it passes", kept,
+                       micro_registry_where(micro_registry_options(w->r)));
     }
 
     micro_map_free(&seen);
+    micro_map_free_all(&lives);
     micro_service_list_free(&all);
     w->synced_once = 1;
     return MICRO_OK;
+}
+
+
+/* Carried nodes whose time is up: deleted now. */
+static void
+micro_watcher_expire(micro_watcher_t *w, int64_t now)
+{
+    size_t   i;
+    char    *json;
+
+    for (i = 0; i < w->carried.cap; i++) {
+        if (!micro_map_live(&w->carried, i)
+            || *(int64_t *) w->carried.slots[i].value > now)
+        {
+            continue;
+        }
+        json = micro_map_get(&w->known, w->carried.slots[i].key);
+        if (json) {
+            micro_watcher_forget(w, json, 1);      /* removes it here too */
+        } else {
+            free(micro_map_remove(&w->carried, w->carried.slots[i].key));
+        }
+    }
 }
 
 
@@ -297,11 +377,17 @@ static void
 micro_watcher_message(micro_watcher_t *w, const char *data, size_t len)
 {
     char                  *json;
+    char                   key[2 * MICRO_NAME_MAX + 2];
+    int64_t                ttl_ms;
     micro_service_t        entry;
     micro_watch_action_t   a;
 
-    if (micro_watch_event_parse(data, len, &a, &entry, NULL) != MICRO_OK) {
+    if (micro_watch_event_parse(data, len, &a, &entry, &ttl_ms) != MICRO_OK) {
         return;
+    }
+    if (a != MICRO_WATCH_DELETE && ttl_ms >= 0) {
+        micro_entry_key(key, sizeof(key), &entry);
+        micro_time_set(&w->ttl, key, ttl_ms > 0 ? ttl_ms : -1);
     }
     json = a == MICRO_WATCH_DELETE ? NULL : micro_service_to_json(&entry);
     if (a != MICRO_WATCH_DELETE && json == NULL) {
@@ -388,6 +474,7 @@ micro_watcher_step(micro_watcher_t *w, int64_t until)
 
     if (w->sub && now >= w->next_reap) {
         micro_registry_reap(w->r);      /* deletes come back as events */
+        micro_watcher_expire(w, now);
         w->next_reap = now + MICRO_WATCH_REAP_MS;
     }
 
