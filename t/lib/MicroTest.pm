@@ -258,7 +258,7 @@ sub service {
 sub python_node {
     my ($self, $script, $name, $id, @args) = @_;
     my $port = free_port();
-    my $pid = $self->spawn("$id", '/usr/bin/python3', "$ROOT/t/$script",
+    my $pid = $self->spawn("$id", '/usr/bin/python3', "$ROOT/t/peers/$script",
                            $port, @args);
     wait_until(sub { port_open($port) }, "$id up")
         or die "$script for $id did not start";

@@ -2,13 +2,13 @@
 # Replies as services frame them: with Content-Length, chunked, or ended
 # by closing the connection, passed through as JSON or transcoded from
 # protobuf, and micro_max_reply_size over what the gateway holds. The
-# service is in another language (t/microsvc.py, Python's standard
+# service is in another language (t/peers/microsvc.py, Python's standard
 # library); real nginx and redis.
 
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use JSON::PP;
 use Test::More;
 use MicroTest;

@@ -1,7 +1,7 @@
 """A client in another language, written from the README's "Wire protocol"
 section alone: Python's standard library, no libmicro, no protobuf package.
 
-    /usr/bin/python3 t/foreign_client.py HOST:PORT
+    /usr/bin/python3 t/peers/foreign_client.py HOST:PORT
 
 Calls the test service's Test.Echo with JSON and with protobuf (encoded by
 hand), then reads an error reply. Prints one "ok" line for each.

@@ -9,7 +9,7 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use JSON::PP;
 use POSIX ();
 use Test::More;

@@ -2,12 +2,12 @@
 # The gateway's proxy handler (micro_api handler=proxy): plain-HTTP API
 # services found in the registry, behind NGINX's proxy module. Real nginx,
 # redis, two nodes of a Python HTTP service
-# (t/httpsvc.py) and a third-party WebSocket client (python3-websockets).
+# (t/peers/httpsvc.py) and a third-party WebSocket client (python3-websockets).
 
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
@@ -181,7 +181,7 @@ is("$after_status $after->{node}", '200 a', 'node a answers after it');
 # --- WebSocket ---------------------------------------------------------------
 
 my $ws = 'ws://127.0.0.1:' . $t->port('8082') . '/shop/live';
-my $out = `$PY $FindBin::Bin/ws_client.py $ws hello world 2>&1`;
+my $out = `$PY $FindBin::Bin/../peers/ws_client.py $ws hello world 2>&1`;
 my $replies = eval { decode_json($out) };
 is_deeply($replies, ['a: hello', 'a: world', unpack('H*', "a: \x00\x01\xff")],
           'WebSocket: text and binary messages through the 101 tunnel')

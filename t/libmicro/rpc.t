@@ -7,7 +7,7 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use IO::Select;
 use JSON::PP;
 use POSIX qw(WNOHANG);
@@ -286,7 +286,7 @@ is($orders->{orders}[0]{items}[0]{price}{units}, '10', 'nested int64');
 
 # --- a foreign client: Python's standard library, by the README -----------------------
 
-$out = `/usr/bin/python3 $FindBin::Bin/foreign_client.py $addr 2>&1`;
+$out = `/usr/bin/python3 $FindBin::Bin/../peers/foreign_client.py $addr 2>&1`;
 is($? >> 8, 0, 'the Python http.client caller succeeds') or diag($out);
 like($out, qr/^json ok$/m, 'with JSON');
 like($out, qr/^protobuf ok$/m, 'and with protobuf');

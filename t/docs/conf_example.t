@@ -4,13 +4,13 @@
 # comments say, with the example services: the seed's /customer/orders to
 # go.micro.api.customer Customer.Orders, /rpc to an SRV service, the api
 # handler, the SRV port, the proxy handler, CORS by NGINX's own directives.
-# (registry.conf and resolve.conf are loaded as written by api_registry.t
-# and resolve.t.)
+# (registry.conf and resolve.conf are loaded as written by core/registry.t
+# and api/resolve.t.)
 
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use JSON::PP;
 use Test::More;
 use MicroTest;
