@@ -70,6 +70,13 @@ http {
             micro_api;
         }
 
+        # micro_next_upstream_timeout: no try begins 1 s after the first
+        location /bounded/ {
+            rewrite ^/bounded(/.*)$ $1 break;
+            micro_next_upstream_timeout 1s;
+            micro_api;
+        }
+
         location / {
             micro_selector round_robin;
             micro_api;
@@ -154,6 +161,25 @@ for my $where (qw(noretry onetry)) {
     is($failed, $drops, "$where: each of them a 502, none tried again");
 }
 
+# micro_next_upstream_timeout: two nodes that take a call and never answer.
+# Each try ends at micro_read_timeout (3 s); by default the next node is
+# tried then, but not once micro_next_upstream_timeout (1 s) has passed.
+my $held = $t->dir . '/held';
+for my $n (qw(h1 h2)) {
+    $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.held',
+        version => '1', nodes => [{ id => $n, metadata => {},
+        address => $t->dropping_node($n, $held, hold => 1) }] }));
+}
+ok(nodes_of('go.micro.srv.held', 2), 'two nodes that never answer');
+my $held_calls = sub { scalar(() = (MicroTest::read_file($held) // '')
+                                   =~ /\n/g) };
+my ($held_code) = call(GET => "$gw/held/test/echo");
+is("$held_code " . $held_calls->(), '504 2',
+   'a GET neither answers: 504, after a try on each node');
+($held_code) = call(GET => "$gw/bounded/held/test/echo");
+is("$held_code " . $held_calls->(), '504 3',
+   'with micro_next_upstream_timeout 1s: 504 after the first try only');
+
 # micro_next_upstream http_503: a node's 503 is tried again on another
 # (a GET: a POST only with non_idempotent, as in NGINX); by default it is
 # the answer (a Python node that refuses every call)
@@ -180,6 +206,7 @@ ok(nodes_of('go.micro.srv.hang', 2), 'two nodes of go.micro.srv.hang');
 # call is refused), and the held ones fail over to it at their timeout
 gateway('micro_max_fails 1; micro_max_conns 3;');
 ok(nodes_of('go.micro.srv.hang', 2), 'the gateway sees both nodes');
+my $burst_from = length log_text();
 kill 'STOP', $h2_pid;
 my @kids;
 for my $i (1 .. 5) {
@@ -200,7 +227,8 @@ for (@kids) {
     $burst_failed++ if $?;
 }
 is($burst_failed, 0, '5 clients with one node hung: every call answered');
-my $burst_timeouts = () = log_text() =~ /upstream timed out/g;
+my $burst_timeouts = () = substr(log_text(), $burst_from)
+                          =~ /upstream timed out/g;
 ok($burst_timeouts <= 3, "at most micro_max_conns (3) calls waited on the "
    . "hung node ($burst_timeouts timed out)");
 kill 'CONT', $h2_pid;

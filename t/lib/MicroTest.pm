@@ -274,11 +274,12 @@ sub python_node {
 # Content-Length body), appends its name to $file, and closes without a
 # reply: a node that dies with the call in hand. Returns its address.
 sub dropping_node {
-    my ($self, $name, $file) = @_;
+    my ($self, $name, $file, %opt) = @_;
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
         LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "listen: $!";
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
+        my @held;
         while (my $c = $listen->accept) {
             local $/ = "\r\n\r\n";
             my $head = <$c> // next;
@@ -287,7 +288,8 @@ sub dropping_node {
             open my $fh, '>>', $file or POSIX::_exit(1);
             print $fh "$name\n";
             close $fh;
-            close $c;
+            # hold => 1: never answer, keep the connection until the end
+            $opt{hold} ? push(@held, $c) : close $c;
         }
         POSIX::_exit(0);
     }
