@@ -72,6 +72,7 @@ http {
         listen 127.0.0.1:%%PORT_8081%%;
         access_log %%TESTDIR%%/access.log micro;
         micro_read_timeout 60s;
+        client_max_body_size 8m;
 
         location / {
             micro_api;
@@ -269,6 +270,29 @@ error_is(POST => "$gw/greeter/say/hello", '{"name":"' . ('x' x 2000) . '"}',
     413, qr/too large/, 'over client_max_body_size');
 error_is(POST => "$gw/test/test/sleep", '{"ms":3000}', 504,
     qr/did not answer in time/, 'a service slower than micro_read_timeout');
+
+# a node's own refusal of a body over its limit is its answer: the 413
+# passes through, and is no failure of the node (5 of them, where 3
+# failures would put it aside)
+my (undef, $small) = $t->service('testsrv', '--name', 'go.micro.srv.small',
+    '--max-body', 1000);
+ok(MicroTest::wait_until(sub { (call(GET => "$gw/registry"))[1]{services}
+    {'go.micro.srv.small'} }, 'small'), 'a node with a 1000-byte body limit');
+my @refused;
+for my $size (5_000, 100_000, 1_000_000, 4_000_000, 4_000_000) {
+    my ($c, $e) = call(POST => "$pass/small/test/echo",
+                       '{"text":"' . ('x' x $size) . '"}');
+    push @refused, ($c == 413 && ($e->{detail} // '')
+                    =~ /^request body of \d+ bytes is over the limit of 1000$/)
+                   ? 'refused' : "$c " . ($e->{detail} // '');
+}
+is_deeply(\@refused, [ ('refused') x 5 ],
+          "bodies of 5 kB to 4 MB: the node's own 413 and detail, each time");
+($code, $j) = call(POST => "$pass/small/test/echo", '{"text":"fits"}');
+is("$code $j->{text}", '200 fits', 'then a body within the limit: 200');
+unlike(MicroTest::read_file($t->dir . '/error.log'),
+       qr/node \Q$small\E of go\.micro\.srv\.small put aside/,
+       'the node was not put aside for its refusals');
 
 # a registered node that is gone
 $t->micro('register', 'service', encode_json({ name => 'go.micro.srv.ghost',

@@ -47,9 +47,10 @@ my ($code, $j) = call(GET => "$api/customer/orders?customerId=c42&limit=1");
 is($code, 200, 'GET /customer/orders: 200');
 is("$j->{orders}[0]{items}[0]{sku} $j->{orders}[0]{id}",
    'sku-c42-0 9007199254740993', 'the customer service answered, as JSON');
-like(MicroTest::read_file($t->dir . '/access.log'),
-     qr{"GET /customer/orders\?\S+ HTTP/1\.1" 200 .*service=go\.micro\.api\.customer endpoint=Customer\.Orders node=\Q$c_addr\E},
-     'resolved to go.micro.api.customer, endpoint Customer.Orders');
+# the access log line is written after the reply: wait for it
+ok(MicroTest::wait_until(sub { MicroTest::read_file($t->dir . '/access.log')
+    =~ m{"GET /customer/orders\?\S+ HTTP/1\.1" 200 .*service=go\.micro\.api\.customer endpoint=Customer\.Orders node=\Q$c_addr\E} },
+    'access log'), 'resolved to go.micro.api.customer, endpoint Customer.Orders');
 
 ($code, $j) = call(POST => "$api/rpc", encode_json({
     service => 'go.micro.srv.greeter', endpoint => 'Say.Hello',

@@ -102,6 +102,29 @@ is($code, 413, 'body over the limit: 413');
 like(decode_json($body)->{detail}, qr/over the limit of 1000/, 'says the limit');
 is($h->{connection}, 'close', 'and closes');
 
+# refused before its body is read, a client still sending it gets the 413
+# and can finish: the server reads and drops the rest before it closes
+# (closing with the body unread reset the connection, and a reset can take
+# the reply with it: a gateway sending a large body saw a 502)
+{
+    local $SIG{PIPE} = 'IGNORE';
+    my $big = IO::Socket::INET->new(PeerAddr => $small) or die;
+    print $big MicroTest::rpc_request(endpoint => 'Test.Echo',
+        body => '') =~ s/Content-Length: 0/Content-Length: 4000000/r;
+    ($code, $h) = MicroTest::read_response($big);
+    is($code, 413, 'a body of 4 MB announced: 413 before it is sent');
+    my ($sent, $failed) = (0, 0);
+    for (1 .. 250) {
+        my $n = syswrite($big, 'x' x 16000);
+        if (defined $n) { $sent += $n } else { $failed = $!; last }
+    }
+    is("$sent $failed", '4000000 0',
+       'the client writes its whole body after the 413, no reset');
+    my $end = sysread($big, my $more, 1);
+    is($end, 0, 'then the server closes: end of stream, not a reset');
+    close $big;
+}
+
 # Malformed HTTP: 400, then the connection is closed.
 my $s = IO::Socket::INET->new(PeerAddr => $addr) or die;
 print $s "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";

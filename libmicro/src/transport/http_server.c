@@ -17,6 +17,8 @@
 
 #define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
 #define MICRO_SERVER_HEADERS   100     /* headers per request */
+#define MICRO_SERVER_LINGER_TIMEOUT  5000    /* ms between reads, and */
+#define MICRO_SERVER_LINGER_TIME     30000   /* in all (NGINX's lingering) */
 
 typedef struct micro_conn_s  micro_conn_t;
 
@@ -32,6 +34,10 @@ struct micro_conn_s {
     size_t                             working;     /* in worker threads */
     int                                closing;
     int                                closed;
+    int                                refused;     /* close by lingering */
+    int                                lingering;
+    uint64_t                           linger_until;
+    uv_shutdown_t                      shutdown;
     int                                reading;
     int                                header_state; /* 1 field, 2 value */
     micro_buf_t                        field;
@@ -51,6 +57,8 @@ static int micro_conn_on_body(http_parser *p, const char *at, size_t len);
 static int micro_conn_on_message_complete(http_parser *p);
 static void micro_conn_flush(micro_conn_t *c);
 static void micro_conn_reject(micro_conn_t *c);
+static void micro_conn_on_read(uv_stream_t *s, ssize_t nread,
+    const uv_buf_t *buf);
 
 static const http_parser_settings  micro_conn_settings = {
     .on_message_begin = micro_conn_on_message_begin,
@@ -390,14 +398,51 @@ micro_conn_on_message_complete(http_parser *p)
 
 
 static void
+micro_conn_on_linger_timeout(uv_timer_t *t)
+{
+    micro_conn_close(t->data);
+}
+
+
+/*
+ * After a refusal (a 413 with the body still coming, a 400) the client may
+ * still be sending: closing with its bytes unread would reset the
+ * connection, and a reset can take our reply with it. So shut our side
+ * down after the reply and read what comes, discarded, until the client
+ * closes, for up to 5 s between reads and 30 s in all, as NGINX's
+ * lingering close does.
+ */
+static void
+micro_conn_linger(micro_conn_t *c)
+{
+    c->lingering = 1;
+    c->linger_until = uv_now(&c->io->loop) + MICRO_SERVER_LINGER_TIME;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *) &c->tcp, NULL) != 0) {
+        micro_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, micro_conn_on_linger_timeout,
+                   MICRO_SERVER_LINGER_TIMEOUT, 0);
+    if (!c->reading
+        && uv_read_start((uv_stream_t *) &c->tcp, micro_conn_alloc,
+                         micro_conn_on_read) == 0)
+    {
+        c->reading = 1;
+    }
+}
+
+
+static void
 micro_conn_on_write(uv_write_t *req, int status)
 {
     micro_write_t  *w = (micro_write_t *) req;
     micro_conn_t   *c = w->conn;
 
     free(w->buf.base);
-    if (status != 0 || (w->close && c->head == NULL)) {
+    if (status != 0) {
         micro_conn_close(c);
+    } else if (w->close && c->head == NULL) {
+        c->refused ? micro_conn_linger(c) : micro_conn_close(c);
     }
     free(w);
 }
@@ -467,9 +512,6 @@ micro_conn_write(micro_conn_t *c, micro_request_t *r, int last)
 }
 
 
-static void micro_conn_on_read(uv_stream_t *s, ssize_t nread,
-    const uv_buf_t *buf);
-
 
 /* Writes the replies that are ready, in request order. */
 static void
@@ -537,6 +579,7 @@ micro_conn_reject(micro_conn_t *c)
     r->done = 1;
     micro_conn_enqueue(c, r);
     c->closing = 1;
+    c->refused = 1;
     micro_conn_flush(c);
 }
 
@@ -547,6 +590,16 @@ micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     size_t         parsed;
     micro_conn_t  *c = s->data;
 
+    if (c->lingering) {
+        free(buf->base);
+        if (nread < 0 || uv_now(&c->io->loop) >= c->linger_until) {
+            micro_conn_close(c);
+        } else if (nread > 0) {
+            uv_timer_start(&c->timer, micro_conn_on_linger_timeout,
+                           MICRO_SERVER_LINGER_TIMEOUT, 0);
+        }
+        return;
+    }
     if (nread < 0) {
         free(buf->base);
         /* the peer went away: finish what is queued, then close */
