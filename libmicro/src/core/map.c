@@ -163,3 +163,22 @@ micro_map_free_all(micro_map_t *m)
     }
     micro_map_free(m);
 }
+
+
+int
+micro_map_set_i64(micro_map_t *m, const char *key, int64_t v)
+{
+    int64_t  *copy;
+
+    copy = malloc(sizeof(*copy));
+    if (copy == NULL) {
+        return MICRO_ENOMEM;
+    }
+    *copy = v;
+    free(micro_map_remove(m, key));
+    if (micro_map_set(m, key, copy) != MICRO_OK) {
+        free(copy);
+        return MICRO_ENOMEM;
+    }
+    return MICRO_OK;
+}

@@ -8,6 +8,7 @@
 #define MICRO_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char       *key;
@@ -31,6 +32,10 @@ void *micro_map_get(const micro_map_t *m, const char *key);
 int micro_map_set(micro_map_t *m, const char *key, void *value);
 void *micro_map_remove(micro_map_t *m, const char *key);
 void micro_map_free(micro_map_t *m);     /* frees keys, not values */
+
+/* key -> a malloc'd copy of v, replacing (and freeing) the old value:
+ * for maps of times and counts, freed with micro_map_free_all(). */
+int micro_map_set_i64(micro_map_t *m, const char *key, int64_t v);
 
 /* Frees the keys and the values (each one malloc'd). */
 void micro_map_free_all(micro_map_t *m);

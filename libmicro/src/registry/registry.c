@@ -323,7 +323,6 @@ micro_registry_collect(redisReply *reply, const char *name,
     int               rc;
     char              key[2 * MICRO_NAME_MAX + 2];
     size_t            i;
-    int64_t          *left;
     micro_service_t   s;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
@@ -349,15 +348,11 @@ micro_registry_collect(redisReply *reply, const char *name,
             && reply->element[i + 1]->type == REDIS_REPLY_INTEGER)
         {
             snprintf(key, sizeof(key), "%s %s", s.name, s.nodes[0].id);
-            left = malloc(sizeof(*left));
-            if (left == NULL) {
+            if (micro_map_set_i64(lives, key, reply->element[i + 1]->integer)
+                != MICRO_OK)
+            {
                 micro_service_free(&s);
                 return MICRO_ENOMEM;
-            }
-            *left = reply->element[i + 1]->integer;
-            free(micro_map_get(lives, key));
-            if (micro_map_set(lives, key, left) != MICRO_OK) {
-                free(left);
             }
         }
         rc = micro_service_list_merge(out, &s);

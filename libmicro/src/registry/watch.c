@@ -170,23 +170,6 @@ micro_entry_key(char *buf, size_t size, const micro_service_t *entry)
 }
 
 
-/* A time in a map of malloc'd int64_t; removed with ms < 0. */
-static void
-micro_time_set(micro_map_t *m, const char *key, int64_t ms)
-{
-    int64_t  *v;
-
-    free(micro_map_remove(m, key));
-    if (ms < 0 || (v = malloc(sizeof(*v))) == NULL) {
-        return;
-    }
-    *v = ms;
-    if (micro_map_set(m, key, v) != MICRO_OK) {
-        free(v);
-    }
-}
-
-
 /*
  * Applies one observed entry state to the known map and queues the event
  * it implies, if any. json is the canonical entry JSON (taken over).
@@ -203,7 +186,7 @@ micro_watcher_apply(micro_watcher_t *w, micro_watch_action_t action,
     free(micro_map_remove(&w->carried, key));
     if (action == MICRO_WATCH_DELETE) {
         free(json);
-        micro_time_set(&w->ttl, key, -1);
+        free(micro_map_remove(&w->ttl, key));
         if (old == NULL) {
             micro_service_free(entry);
             return;
@@ -282,7 +265,7 @@ micro_watcher_resync(micro_watcher_t *w)
             }
             left = micro_map_get(&lives, key);
             if (left && *left > 0 && micro_map_get(&w->ttl, key) == NULL) {
-                micro_time_set(&w->ttl, key, *left);
+                micro_map_set_i64(&w->ttl, key, *left);
             }
             json = micro_service_to_json(&entry);
             if (json == NULL) {
@@ -305,8 +288,8 @@ micro_watcher_resync(micro_watcher_t *w)
             continue;
         }
         ttl = micro_map_get(&w->ttl, w->known.slots[i].key);
-        micro_time_set(&w->carried, w->known.slots[i].key,
-                       now + (ttl ? *ttl : MICRO_REGISTRY_DEFAULT_TTL));
+        micro_map_set_i64(&w->carried, w->known.slots[i].key,
+                          now + (ttl ? *ttl : MICRO_REGISTRY_DEFAULT_TTL));
         kept++;
     }
     if (kept) {
@@ -387,7 +370,11 @@ micro_watcher_message(micro_watcher_t *w, const char *data, size_t len)
     }
     if (a != MICRO_WATCH_DELETE && ttl_ms >= 0) {
         micro_entry_key(key, sizeof(key), &entry);
-        micro_time_set(&w->ttl, key, ttl_ms > 0 ? ttl_ms : -1);
+        if (ttl_ms > 0) {
+            micro_map_set_i64(&w->ttl, key, ttl_ms);
+        } else {
+            free(micro_map_remove(&w->ttl, key));   /* none: the default */
+        }
     }
     json = a == MICRO_WATCH_DELETE ? NULL : micro_service_to_json(&entry);
     if (a != MICRO_WATCH_DELETE && json == NULL) {

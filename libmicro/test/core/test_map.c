@@ -100,6 +100,28 @@ test_map_free_all(void **state)
 }
 
 
+/* int64 values: set, replaced (the old copy freed: valgrind sees it),
+ * removed and freed with the rest. */
+static void
+test_map_i64(void **state)
+{
+    int64_t      *v;
+    micro_map_t   m = { 0 };
+
+    (void) state;
+    assert_int_equal(micro_map_set_i64(&m, "t", 5), MICRO_OK);
+    assert_int_equal(micro_map_set_i64(&m, "t", -7), MICRO_OK);
+    v = micro_map_get(&m, "t");
+    assert_non_null(v);
+    assert_int_equal(*v, -7);
+    assert_int_equal(m.len, 1);
+    assert_int_equal(micro_map_set_i64(&m, "u", 1), MICRO_OK);
+    free(micro_map_remove(&m, "t"));
+    assert_null(micro_map_get(&m, "t"));
+    micro_map_free_all(&m);
+}
+
+
 int
 main(void)
 {
@@ -107,6 +129,7 @@ main(void)
         cmocka_unit_test(test_map_set_get_remove),
         cmocka_unit_test(test_map_churn),
         cmocka_unit_test(test_map_free_all),
+        cmocka_unit_test(test_map_i64),
     };
 
     return cmocka_run_group_tests_name("map", tests, NULL, NULL);
