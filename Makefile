@@ -64,7 +64,7 @@ lib: $(BUILD)/libmicro.a $(BUILD)/libmicro.so $(BUILD)/libmicro.pc
 cli: $(BUILD)/bin/micro
 modules: $(MODULES)
 examples: $(BUILD)/bin/greeter $(BUILD)/bin/customer $(BUILD)/bin/example \
-          $(GEN)/proto/services.pb
+          $(BUILD)/bin/web $(GEN)/proto/services.pb
 
 deps:
 	tools/setup-deps
@@ -231,6 +231,13 @@ $(BUILD)/bin/example: examples/example/main.c $(GEN)/proto/api.pb-c.c \
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
 	    $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# A web service for micro_web: plain HTTP and WebSocket, no protobuf.
+$(BUILD)/bin/web: examples/web/main.c examples/web/websocket.c \
+        examples/web/websocket.h $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ examples/web/main.c \
+	    examples/web/websocket.c $(BUILD)/libmicro.a $(LIB_LIBS)
 
 # One descriptor set of every proto/ file, for the gateway and tests.
 $(GEN)/proto/services.pb: $(wildcard proto/*.proto)

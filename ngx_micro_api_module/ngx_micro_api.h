@@ -10,7 +10,9 @@
  *     ngx_micro_api_filter.c     go-micro errors for NGINX's own answers
  *     ngx_micro_api_upstream.c   the micro transport to a node
  *     ngx_micro_api_goapi.c      handler=api's go.api.Request/Response
- *     ngx_micro_api_proxy.c      handler=proxy through the proxy module
+
+ * handler=proxy goes through the core's ngx_micro_proxy.c, and the node is
+ * chosen by its ngx_micro_pick.c, as for micro_web.
  */
 
 #ifndef NGX_MICRO_API_H
@@ -23,6 +25,7 @@
 #include <micro/select.h>
 
 #include "ngx_micro_core.h"
+#include "ngx_micro_pick.h"
 #include "ngx_micro_api_upstream.h"
 
 
@@ -44,10 +47,6 @@ typedef struct {
     ngx_uint_t                 handler;      /* micro_api handler= */
     ngx_http_handler_pt        proxy;        /* handler=proxy: its own */
     ngx_uint_t                 resolver;
-    ngx_uint_t                 selector;     /* micro_strategy_t */
-    ngx_array_t               *filter;       /* micro_pair_t, or NULL */
-    ngx_str_t                  label_header; /* micro_api_label_header */
-    ngx_array_t               *weights;      /* micro_weight_t, or NULL */
     ngx_array_t               *rpc;          /* micro_rpc: namespaces */
     size_t                     max_reply_size;
     ngx_http_upstream_conf_t   upstream;
@@ -63,12 +62,8 @@ typedef struct {
     ngx_uint_t                 hold;         /* header waits for body */
     ngx_uint_t                 proxy;        /* to the proxy module */
     ngx_int_t                (*handler)(ngx_http_request_t *r);
-    ngx_array_t               *labels;       /* micro_pair_t, or NULL */
-    micro_select_filter_t      filters[2];   /* micro_api_filter, labels */
     ngx_http_upstream_conf_t  *upstream;     /* /rpc: a capped timeout */
-    ngx_event_t                wait;         /* for the first load */
-    ngx_uint_t                 waited;       /* gave up waiting */
-    void                      *waiter;       /* the registry's record */
+    ngx_micro_pick_ctx_t       pick;         /* the node, the first load */
     ngx_micro_api_call_t       call;
 } ngx_micro_api_ctx_t;
 

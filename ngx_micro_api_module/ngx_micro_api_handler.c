@@ -15,7 +15,6 @@
 #include "ngx_micro_api.h"
 #include "ngx_micro_api_goapi.h"
 #include "ngx_micro_error.h"
-#include "ngx_micro_registry.h"
 
 
 static ngx_int_t ngx_micro_api_call(ngx_http_request_t *r);
@@ -86,6 +85,7 @@ ngx_micro_api_handler(ngx_http_request_t *r)
     if (ctx == NULL || ngx_micro_api_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    ctx->pick.id = NGX_MICRO_API_ID;
     ctx->handler = (alcf->handler == NGX_MICRO_API_HANDLER_API)
                    ? ngx_micro_api_call_api
                    : (alcf->handler == NGX_MICRO_API_HANDLER_PROXY)
@@ -148,69 +148,6 @@ ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
         }
     }
     body->len = p - body->data;
-    return NGX_OK;
-}
-
-
-/*
- * The labels of micro_api_label_header's header: "k=v" pairs split by
- * "," or ";", spaces around them ignored, as NUL-terminated strings for
- * the selection's filter.
- */
-static ngx_int_t
-ngx_micro_api_labels(ngx_http_request_t *r, ngx_micro_api_loc_conf_t *alcf,
-    ngx_micro_api_ctx_t *ctx)
-{
-    u_char           *p, *end, *pair, *eq, *last;
-    micro_pair_t     *kv;
-    ngx_table_elt_t  *h;
-
-    if (alcf->label_header.len == 0) {
-        return NGX_OK;
-    }
-    h = ngx_micro_header_in(r, (char *) alcf->label_header.data);
-    if (h == NULL) {
-        return NGX_OK;
-    }
-    ctx->labels = ngx_array_create(r->pool, 2, sizeof(micro_pair_t));
-    if (ctx->labels == NULL) {
-        return NGX_ERROR;
-    }
-    p = ngx_pnalloc(r->pool, h->value.len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-    end = ngx_cpymem(p, h->value.data, h->value.len);
-    *end = '\0';
-
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ',' || *p == ';')) {
-            p++;
-        }
-        if (p == end) {
-            break;
-        }
-        pair = p;
-        while (p < end && *p != ',' && *p != ';') {
-            p++;
-        }
-        for (last = p; last > pair && last[-1] == ' '; last--) { /* void */ }
-        *last = '\0';
-        p++;
-        eq = (u_char *) ngx_strchr(pair, '=');
-        if (eq == NULL || eq == pair || eq[-1] == ' '
-            || ctx->labels->nelts == 16)
-        {
-            return NGX_DECLINED;
-        }
-        kv = ngx_array_push(ctx->labels);
-        if (kv == NULL) {
-            return NGX_ERROR;
-        }
-        *eq = '\0';
-        kv->key = (char *) pair;
-        kv->value = (char *) eq + 1;
-    }
     return NGX_OK;
 }
 
@@ -329,115 +266,6 @@ ngx_micro_api_call_proxy(ngx_http_request_t *r)
 
 
 
-static void
-ngx_micro_api_wait_handler(ngx_event_t *ev)
-{
-    ngx_int_t             rc;
-    ngx_http_request_t   *r = ev->data;
-    ngx_connection_t     *c = r->connection;
-    ngx_micro_api_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_micro_api_module);
-    if (ev->timedout) {
-        ctx->waited = 1;
-    } else if (ctx->wait.timer_set) {
-        ngx_del_timer(&ctx->wait);
-    }
-    ngx_micro_registry_unwait(ctx->waiter);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "micro api: %s", ctx->waited
-                   ? "gave up waiting for the first registry load"
-                   : "woken by the first registry load");
-
-    rc = ctx->handler(r);
-
-    /* the proxy module took a reference of its own: ours is dropped */
-    if (rc != NGX_DONE || ctx->proxy) {
-        ngx_http_finalize_request(r, rc);
-    }
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_micro_api_wait_cleanup(void *data)
-{
-    ngx_micro_api_ctx_t  *ctx = data;
-
-    if (ctx->wait.timer_set) {
-        ngx_del_timer(&ctx->wait);
-    }
-    if (ctx->wait.posted) {
-        ngx_delete_posted_event(&ctx->wait);
-    }
-    ngx_micro_registry_unwait(ctx->waiter);
-}
-
-
-/*
- * A worker just started (a reload, a restart) has not loaded the registry
- * yet: rather than answer "not found" for a service that exists, the
- * request waits for the load, which wakes it, for micro_registry_wait.
- */
-static ngx_int_t
-ngx_micro_api_wait_for_load(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx,
-    ngx_micro_core_main_conf_t *cmcf)
-{
-    ngx_http_cleanup_t  *cln;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "micro api: waiting for the first registry load");
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    ctx->wait.handler = ngx_micro_api_wait_handler;
-    ctx->wait.data = r;
-    ctx->wait.log = r->connection->log;
-    ctx->waiter = ngx_micro_registry_wait(cmcf->registry, &ctx->wait,
-                                          r->pool);
-    if (ctx->waiter == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    cln->handler = ngx_micro_api_wait_cleanup;
-    cln->data = ctx;
-    ngx_add_timer(&ctx->wait, cmcf->load_wait);
-
-    /* the others wait holding the body's reference; proxy has none */
-    if (ctx->proxy) {
-        r->main->count++;
-    }
-    return NGX_DONE;
-}
-
-
-/* The request's filters: micro_api_filter, then the labels it asks for. */
-static void
-ngx_micro_api_filters(ngx_micro_api_loc_conf_t *alcf, ngx_micro_api_ctx_t *ctx)
-{
-    ngx_uint_t       n = 0;
-    micro_select_t  *how = &ctx->call.peer.how;
-
-    if (alcf->filter) {
-        ctx->filters[n].labels = alcf->filter->elts;
-        ctx->filters[n++].nlabels = alcf->filter->nelts;
-    }
-    if (ctx->labels) {
-        ctx->filters[n].labels = ctx->labels->elts;
-        ctx->filters[n++].nlabels = ctx->labels->nelts;
-    }
-    how->strategy = (micro_strategy_t) alcf->selector;
-    how->filters = ctx->filters;
-    how->nfilters = n;
-    if (alcf->weights) {
-        how->weights = alcf->weights->elts;
-        how->nweights = alcf->weights->nelts;
-    }
-}
-
-
 /*
  * The call to a node: the one asked for (/rpc's "address"), or one the
  * balancer picks from the snapshot (no Redis on this path).
@@ -445,18 +273,11 @@ ngx_micro_api_filters(ngx_micro_api_loc_conf_t *alcf, ngx_micro_api_ctx_t *ctx)
 ngx_int_t
 ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 {
-    u_char                      *p;
-    ngx_int_t                    rc;
-    ngx_micro_peer_t            *peer = &ctx->call.peer;
-    ngx_micro_api_loc_conf_t    *alcf;
-    ngx_micro_core_main_conf_t  *cmcf;
-    ngx_micro_registry_stats_t   st;
-    u_char                       detail[160];
+    ngx_int_t                  rc;
+    ngx_micro_peer_t          *peer = &ctx->call.peer;
+    ngx_micro_api_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
-    cmcf = ngx_micro_core_request_conf(r);
-
-    peer->request = r;
     peer->service.data = ngx_pnalloc(r->pool, ctx->service.len + 1);
     if (peer->service.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -466,66 +287,11 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ctx->call.endpoint = ctx->endpoint;
     ctx->call.max_reply_size = alcf->max_reply_size;
 
-    rc = ngx_micro_api_labels(r, alcf, ctx);
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (rc == NGX_DECLINED) {
-        ngx_snprintf(detail, sizeof(detail), "invalid labels in %V: expected "
-                     "key=value, separated by \",\" (16 at most)%Z",
-                     &alcf->label_header);
-        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_BAD_REQUEST,
-                                    (char *) detail);
-    }
-    ngx_micro_api_filters(alcf, ctx);
-
-    switch (ngx_micro_balancer_pick(peer)) {
-
-    case NGX_MICRO_PICKED:
-        break;
-
-    case NGX_MICRO_NOT_A_NODE:
-        return ngx_micro_error_send(r, NGX_MICRO_RPC_ID, NGX_HTTP_BAD_REQUEST,
-                                    "address is not a node of the service");
-
-    case NGX_MICRO_NO_MATCH:
-        if (peer->ntried) {
-            /* the nodes that pass have no IP address (logged) */
-            return ngx_micro_error_send(r, NGX_MICRO_API_ID,
-                                        NGX_HTTP_BAD_GATEWAY,
-                                        "no reachable node");
-        }
-        return ngx_micro_error_send(r, NGX_MICRO_API_ID,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    ctx->labels
-                                    ? "no node of the service matches "
-                                      "micro_api_filter and the labels asked"
-                                    : "no node of the service matches "
-                                      "micro_api_filter");
-
-    case NGX_MICRO_ALL_BUSY:
-        return ngx_micro_error_send(r, NGX_MICRO_API_ID,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "every node of the service is at "
-                                    "micro_max_conns");
-
-    case NGX_MICRO_NO_SERVICE:
-        ngx_micro_registry_stats(cmcf->registry, &st);
-        if (st.syncs == 0 && !ctx->waited) {
-            return ngx_micro_api_wait_for_load(r, ctx, cmcf);
-        }
-        /* go-micro's words, and which service it was */
-        p = ngx_pnalloc(r->pool, sizeof("service not found: ")
-                                 + peer->service.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        ngx_sprintf(p, "service not found: %V%Z", &peer->service);
-        return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_NOT_FOUND,
-                                    (char *) p);
-
-    default:
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ctx->pick.peer = peer;
+    ctx->pick.resume = ctx->handler;
+    ctx->pick.proxy = ctx->proxy;
+    if (ngx_micro_pick(r, &ctx->pick, &rc) != NGX_OK) {
+        return rc;
     }
 
     ctx->called = 1;

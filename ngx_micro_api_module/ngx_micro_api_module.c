@@ -19,7 +19,7 @@
 #include <micro/service.h>
 
 #include "ngx_micro_api.h"
-#include "ngx_micro_api_proxy.h"
+#include "ngx_micro_proxy.h"
 
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
@@ -33,11 +33,7 @@ static void *ngx_micro_api_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_micro_api_pairs(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_micro_api_header_name(ngx_conf_t *cf, void *post,
-    void *data);
 
 
 static ngx_conf_enum_t  ngx_micro_api_resolvers[] = {
@@ -51,14 +47,6 @@ static ngx_conf_enum_t  ngx_micro_api_handlers[] = {
     { ngx_string("rpc"), NGX_MICRO_API_HANDLER_RPC },
     { ngx_string("api"), NGX_MICRO_API_HANDLER_API },
     { ngx_string("proxy"), NGX_MICRO_API_HANDLER_PROXY },
-    { ngx_null_string, 0 }
-};
-
-static ngx_conf_enum_t  ngx_micro_api_selectors[] = {
-    { ngx_string("random"), MICRO_STRATEGY_RANDOM },
-    { ngx_string("round_robin"), MICRO_STRATEGY_ROUND_ROBIN },
-    { ngx_string("least_inflight"), MICRO_STRATEGY_LEAST_INFLIGHT },
-    { ngx_string("peak_ewma"), MICRO_STRATEGY_PEAK_EWMA },
     { ngx_null_string, 0 }
 };
 
@@ -77,10 +65,14 @@ static ngx_conf_bitmask_t  ngx_micro_api_next_upstream_masks[] = {
     { ngx_null_string, 0 }
 };
 
+/* handler=proxy's headers beside the core's: the request id */
+static ngx_keyval_t  ngx_micro_api_proxy_headers[] = {
+    { ngx_string("Micro-Id"), ngx_string("$micro_id") },
+    { ngx_null_string, ngx_null_string }
+};
+
 static ngx_conf_post_handler_pt  ngx_micro_api_namespace_p =
     ngx_micro_conf_namespace;
-static ngx_conf_post_handler_pt  ngx_micro_api_header_name_p =
-    ngx_micro_api_header_name;
 
 
 static ngx_command_t  ngx_micro_api_commands[] = {
@@ -105,34 +97,6 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
-
-    { ngx_string("micro_api_filter"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_micro_api_pairs,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_micro_api_loc_conf_t, filter),
-      "filter" },
-
-    { ngx_string("micro_selector_weights"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_micro_api_pairs,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_micro_api_loc_conf_t, weights),
-      "weight" },
-
-    { ngx_string("micro_api_label_header"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_micro_api_loc_conf_t, label_header),
-      &ngx_micro_api_header_name_p },
-
-    { ngx_string("micro_selector"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_micro_api_loc_conf_t, selector),
-      &ngx_micro_api_selectors },
 
     { ngx_string("micro_connect_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -240,12 +204,6 @@ static ngx_http_variable_t  ngx_micro_api_vars[] = {
     { ngx_string("micro_id"), NULL, ngx_micro_api_service_variable,
       offsetof(ngx_micro_api_ctx_t, call.id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("micro_proxy_host"), NULL, ngx_micro_api_proxy_variable,
-      NGX_MICRO_API_PROXY_HOST, 0, 0 },
-
-    { ngx_string("micro_proxy_connection"), NULL,
-      ngx_micro_api_proxy_variable, NGX_MICRO_API_PROXY_CONNECTION, 0, 0 },
-
       ngx_http_null_variable
 };
 
@@ -296,10 +254,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
      *     conf->upstream.next_upstream = 0;
      */
 
-    conf->selector = NGX_CONF_UNSET_UINT;
     conf->resolver = NGX_CONF_UNSET_UINT;
-    conf->filter = NGX_CONF_UNSET_PTR;
-    conf->weights = NGX_CONF_UNSET_PTR;
     conf->max_reply_size = NGX_CONF_UNSET_SIZE;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
@@ -333,13 +288,8 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->namespace, prev->namespace,
                              NGX_MICRO_API_DEFAULT_NAMESPACE);
-    ngx_conf_merge_uint_value(conf->selector, prev->selector,
-                              MICRO_STRATEGY_RANDOM);
     ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
                               NGX_MICRO_API_RESOLVE_MICRO);
-    ngx_conf_merge_ptr_value(conf->filter, prev->filter, NULL);
-    ngx_conf_merge_ptr_value(conf->weights, prev->weights, NULL);
-    ngx_conf_merge_str_value(conf->label_header, prev->label_header, "");
     ngx_conf_merge_size_value(conf->max_reply_size, prev->max_reply_size,
                               NGX_MICRO_API_MAX_REPLY_SIZE);
 
@@ -370,31 +320,6 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                        |NGX_HTTP_UPSTREAM_FT_OFF;
     }
 
-    return NGX_CONF_OK;
-}
-
-
-/* An HTTP header name: a token (RFC 9110), as a client could send it. */
-static char *
-ngx_micro_api_header_name(ngx_conf_t *cf, void *post, void *data)
-{
-    u_char      *p, *end;
-    ngx_str_t   *name = data;
-
-    end = name->data + name->len;
-    for (p = name->data; p < end; p++) {
-        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
-            && !(*p >= '0' && *p <= '9')
-            && (*p == '\0' || ngx_strchr("!#$%&'*+-.^_`|~", *p) == NULL))
-        {
-            break;
-        }
-    }
-    if (name->len == 0 || p < end) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid header name \"%V\"", name);
-        return NGX_CONF_ERROR;
-    }
     return NGX_CONF_OK;
 }
 
@@ -457,103 +382,13 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (alcf->handler == NGX_MICRO_API_HANDLER_PROXY
-        && ngx_micro_api_proxy_conf(cf, &alcf->proxy) != NGX_CONF_OK)
+        && ngx_micro_proxy_conf(cf, ngx_micro_api_proxy_headers,
+                                &alcf->proxy) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
     return ngx_micro_api_location(cf, alcf, ngx_micro_api_handler);
-}
-
-
-/* Was the key of argument n (up to its "=") given by an argument before? */
-static ngx_uint_t
-ngx_micro_api_pair_key_seen(ngx_conf_t *cf, ngx_uint_t n, size_t len)
-{
-    ngx_uint_t   i;
-    ngx_str_t   *value = cf->args->elts;
-
-    for (i = 1; i < n; i++) {
-        if (ngx_strlen(value[i].data) == len
-            && ngx_strncmp(value[i].data, value[n].data, len) == 0)
-        {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-
-/*
- * key=value ...: micro_api_filter ("version" or a node metadata label)
- * as the selection's labels, and micro_selector_weights (a version and
- * its weight, an integer) as its weights.
- */
-static char *
-ngx_micro_api_pairs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    u_char          *eq;
-    ngx_int_t        w;
-    ngx_str_t       *value;
-    ngx_uint_t       i, weight;
-    ngx_array_t    **pairs;
-    micro_pair_t    *label;
-    micro_weight_t  *version;
-
-    weight = ngx_strcmp(cmd->post, "weight") == 0;
-    pairs = (ngx_array_t **) (p + cmd->offset);
-    if (*pairs != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-    if (weight && cf->args->nelts > 17) {
-        return "takes 16 versions at most";
-    }
-    *pairs = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                              weight ? sizeof(micro_weight_t)
-                                     : sizeof(micro_pair_t));
-    if (*pairs == NULL) {
-        return NGX_CONF_ERROR;
-    }
-    value = cf->args->elts;
-    for (i = 1; i < cf->args->nelts; i++) {
-        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
-        w = (eq && weight) ? ngx_atoi(eq + 1, value[i].data + value[i].len
-                                              - (eq + 1))
-                           : 0;
-        if (eq == NULL || eq == value[i].data || w == NGX_ERROR) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\": "
-                               "expected %s", cmd->post, &value[i],
-                               weight ? "version=weight" : "key=value");
-            return NGX_CONF_ERROR;
-        }
-        if (ngx_micro_api_pair_key_seen(cf, i, eq - value[i].data)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate %s \"%*s\" "
-                               "in \"%V\"", weight ? "version" : "key",
-                               eq - value[i].data, value[i].data, &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        /* the arguments are NUL-terminated; so is the key from now on */
-        *eq = '\0';
-        if (weight) {
-            version = ngx_array_push(*pairs);
-            if (version == NULL) {
-                return NGX_CONF_ERROR;
-            }
-            version->version = (char *) value[i].data;
-            version->weight = (unsigned) w;
-        } else {
-            label = ngx_array_push(*pairs);
-            if (label == NULL) {
-                return NGX_CONF_ERROR;
-            }
-            label->key = (char *) value[i].data;
-            label->value = (char *) eq + 1;
-        }
-    }
-    return NGX_CONF_OK;
 }
 
 

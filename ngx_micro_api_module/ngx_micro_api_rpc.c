@@ -220,6 +220,7 @@ ngx_micro_rpc_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx->handler = ngx_micro_rpc_call;
+    ctx->pick.id = NGX_MICRO_RPC_ID;
 
     if (!(r->method & NGX_HTTP_POST)) {
         rc = ngx_http_discard_request_body(r);

@@ -109,6 +109,13 @@ ngx_buf_t *ngx_micro_json_buf(ngx_http_request_t *r, const void *data,
 ngx_int_t ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b) NGX_MICRO_CORE_API;
 
+/* b as the reply, of that Content-Type (a static string) and its length. */
+ngx_int_t ngx_micro_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_buf_t *b) NGX_MICRO_CORE_API;
+
+/* Does the client ask for JSON (Accept, or a JSON Content-Type)? */
+ngx_uint_t ngx_micro_wants_json(ngx_http_request_t *r) NGX_MICRO_CORE_API;
+
 /* A module's variables (a table ending in ngx_http_null_variable) added,
  * as its preconfiguration does. */
 ngx_int_t ngx_micro_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)

@@ -5,8 +5,9 @@
  * state and one keepalive cache whichever modules use them.
  *
  * Its directives are in the http block: micro_registry, micro_proto, the
- * keepalive and node marking tunables, and micro_registry_status in a
- * location.
+ * keepalive and node marking tunables; the selection directives
+ * (ngx_micro_pick.c) wherever api or web locations take them; and
+ * micro_registry_status in a location.
  */
 
 #include <ngx_config.h>
@@ -18,6 +19,8 @@
 
 #include "ngx_micro_core.h"
 #include "ngx_micro_keepalive.h"
+#include "ngx_micro_pick.h"
+#include "ngx_micro_proxy.h"
 #include "ngx_micro_registry.h"
 #include "ngx_micro_status.h"
 
@@ -99,6 +102,34 @@ static ngx_command_t  ngx_micro_core_commands[] = {
       offsetof(ngx_micro_core_main_conf_t, max_conns),
       NULL },
 
+    { ngx_string("micro_selector"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_core_loc_conf_t, selector),
+      &ngx_micro_pick_selectors },
+
+    { ngx_string("micro_selector_weights"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_pick_pairs,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_core_loc_conf_t, weights),
+      "weight" },
+
+    { ngx_string("micro_api_filter"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_pick_pairs,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_core_loc_conf_t, filter),
+      "filter" },
+
+    { ngx_string("micro_api_label_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_core_loc_conf_t, label_header),
+      &ngx_micro_pick_header_name_p },
+
     { ngx_string("micro_registry_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_micro_core_status,
@@ -111,7 +142,7 @@ static ngx_command_t  ngx_micro_core_commands[] = {
 
 
 static ngx_http_module_t  ngx_micro_core_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_micro_proxy_add_variables,         /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_micro_core_create_main_conf,       /* create main configuration */
@@ -120,8 +151,8 @@ static ngx_http_module_t  ngx_micro_core_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_micro_pick_create_loc_conf,        /* create location configuration */
+    ngx_micro_pick_merge_loc_conf          /* merge location configuration */
 };
 
 
@@ -262,13 +293,15 @@ ngx_micro_json_buf(ngx_http_request_t *r, const void *data, size_t len)
 
 
 ngx_int_t
-ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
+ngx_micro_send(ngx_http_request_t *r, ngx_uint_t status, const char *type,
+    ngx_buf_t *b)
 {
     ngx_int_t    rc;
     ngx_chain_t  out;
 
     r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
     if (r->headers_out.content_length) {
@@ -282,6 +315,35 @@ ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     out.buf = b;
     out.next = NULL;
     return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
+{
+    return ngx_micro_send(r, status, "application/json", b);
+}
+
+
+/*
+ * Does the client ask for JSON rather than a page: Accept naming
+ * application/json, or (as micro web read it) a JSON Content-Type?
+ */
+ngx_uint_t
+ngx_micro_wants_json(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_micro_header_in(r, "Accept");
+    if (h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                              (u_char *) "application/json", 16 - 1))
+    {
+        return 1;
+    }
+    h = r->headers_in.content_type;
+    return h && h->value.len >= 16
+           && ngx_strncasecmp(h->value.data, (u_char *) "application/json",
+                              16) == 0;
 }
 
 

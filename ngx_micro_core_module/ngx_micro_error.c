@@ -53,3 +53,60 @@ ngx_micro_error_send(ngx_http_request_t *r, const char *id, ngx_uint_t status,
 
     return ngx_micro_json_send(r, status, b);
 }
+
+
+/* An HTML page for a browser: the status and the detail, escaped. */
+static ngx_int_t
+ngx_micro_error_html(ngx_http_request_t *r, ngx_uint_t status,
+    const char *detail)
+{
+    size_t        len, escaped;
+    u_char       *p;
+    ngx_buf_t    *b;
+
+    static const char  head[] = "<!DOCTYPE html>\n<html><head>"
+                                "<meta charset=\"utf-8\"><title>";
+
+    len = ngx_strlen(detail);
+    escaped = len + ngx_escape_html(NULL, (u_char *) detail, len);
+    b = ngx_create_temp_buf(r->pool, sizeof(head) + 2 * escaped
+                                     + sizeof("</title></head><body><h1>")
+                                     + sizeof("</h1><p>HTTP ")
+                                     + NGX_INT_T_LEN
+                                     + sizeof("</p></body></html>\n"));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    p = ngx_cpymem(b->last, head, sizeof(head) - 1);
+    p = (u_char *) ngx_escape_html(p, (u_char *) detail, len);
+    p = ngx_cpymem(p, "</title></head><body><h1>",
+                   sizeof("</title></head><body><h1>") - 1);
+    p = (u_char *) ngx_escape_html(p, (u_char *) detail, len);
+    b->last = ngx_sprintf(p, "</h1><p>HTTP %ui</p></body></html>\n",
+                          status);
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+    return ngx_micro_send(r, status, "text/html", b);
+}
+
+
+ngx_int_t
+ngx_micro_error_page(ngx_http_request_t *r, const char *id, ngx_uint_t status,
+    const char *detail)
+{
+    ngx_int_t  rc;
+
+    if (ngx_micro_wants_json(r)) {
+        return ngx_micro_error_send(r, id, status, detail);
+    }
+    if (r->request_body == NULL) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "micro: %s answers %ui as a page", id, status);
+    return ngx_micro_error_html(r, status, detail);
+}

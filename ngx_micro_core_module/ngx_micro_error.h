@@ -22,4 +22,9 @@ ngx_int_t ngx_micro_error_send(ngx_http_request_t *r, const char *id,
 ngx_buf_t *ngx_micro_error_buf(ngx_http_request_t *r, const char *id,
     ngx_uint_t status, const char *detail) NGX_MICRO_CORE_API;
 
+/* The same as an HTML page, unless the client asks for JSON (Accept, or
+ * a JSON Content-Type as micro web took it): what web answers. */
+ngx_int_t ngx_micro_error_page(ngx_http_request_t *r, const char *id,
+    ngx_uint_t status, const char *detail) NGX_MICRO_CORE_API;
+
 #endif

@@ -3,7 +3,8 @@
 # URL, descriptor set and logs moved into the test dir) does what its
 # comments say, with the example services: the seed's /customer/orders to
 # go.micro.api.customer Customer.Orders, /rpc to an SRV service, the api
-# handler, the SRV port, the proxy handler, CORS by NGINX's own directives.
+# handler, the SRV port, the proxy handler, micro web, CORS by NGINX's own
+# directives.
 # (registry.conf and resolve.conf are loaded as written by core/registry.t
 # and api/resolve.t.)
 
@@ -22,6 +23,7 @@ local $ENV{MICRO_REGISTRY} = $t->redis_url;
 $t->service('greeter');
 my (undef, $c_addr) = $t->service('customer');
 $t->service('example');
+$t->service('web', '--name', 'demo');
 $t->python_node('httpsvc.py', 'go.micro.api.shop', 'shop-a', 'a');
 
 $t->nginx($t->example_conf('gateway.conf'));
@@ -39,7 +41,8 @@ ok(MicroTest::wait_until(sub {
     my (undef, $st) = call(GET => "$api/registry");
     my %s = %{ $st->{services} || {} };
     $s{'go.micro.api.customer'} && $s{'go.micro.srv.greeter'}
-        && $s{'go.micro.api.example'} && $s{'go.micro.api.shop'} },
+        && $s{'go.micro.api.example'} && $s{'go.micro.api.shop'}
+        && $s{'go.micro.web.demo'} },
     'the example services'), 'the gateway follows the example services');
 
 # the seed's example: /customer/orders -> go.micro.api.customer
@@ -67,6 +70,12 @@ is("$code $j->{msg}", '200 Hello Jane', 'the SRV port: /greeter/say/hello');
 ($code, $j) = call(GET => "$web/shop/items/7");
 is("$code $j->{path}", '200 /shop/items/7',
    'the proxy handler: the whole path to the shop');
+
+my $webs = 'http://127.0.0.1:' . $t->port('8083');
+($code, $j) = call(GET => "$webs/demo/info");
+is("$code $j->{service} $j->{path} $j->{base_path}",
+   '200 go.micro.web.demo /info /demo',
+   'micro web: /demo/info to go.micro.web.demo as /info');
 
 ($code, $j) = call(GET => "$api/nobody/here");
 is($code, 404, 'an unknown service: 404');

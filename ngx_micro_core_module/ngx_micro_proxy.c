@@ -1,21 +1,24 @@
 /*
- * micro_api handler=proxy: plain-HTTP API services behind NGINX's own
- * proxy module (go-micro's "proxy"/"http" handler). The directive writes,
- * for its location, what a user would otherwise write by hand:
+ * Plain-HTTP services behind NGINX's own proxy module: micro_api
+ * handler=proxy (go-micro's "proxy"/"http" handler) and micro_web. The
+ * directive writes, for its location, what a user would otherwise write
+ * by hand:
  *
- *     proxy_pass http://micro_api_proxy;       an upstream whose peers
+ *     proxy_pass http://micro_proxy;           an upstream whose peers
  *                                              come from the registry
  *     proxy_http_version 1.1;                  keepalive and WebSocket
  *     proxy_set_header Host $micro_proxy_host;
  *     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+ *     proxy_set_header X-Forwarded-Proto $scheme;
+ *     proxy_set_header X-Forwarded-Host $micro_proxy_host;
  *     proxy_set_header Upgrade $http_upgrade;
  *     proxy_set_header Connection $micro_proxy_connection;
- *     proxy_set_header Micro-Id $micro_id;
  *
- * so buffering, chunked replies, the 101 tunnel and every proxy_*
- * directive work as they do for proxy_pass, and the core's balancer and
- * keepalive cache (selection, failover, in-flight counts) are the same as
- * for the RPC leg.
+ * and the module's own (api: Micro-Id; web: X-Micro-Web-Base-Path), so
+ * buffering, chunked replies, the 101 tunnel and every proxy_* directive
+ * work as they do for proxy_pass, and the core's balancer and keepalive
+ * cache (selection, failover, in-flight counts) are the same as for the
+ * RPC leg.
  */
 
 #include <ngx_config.h>
@@ -23,22 +26,42 @@
 #include <ngx_http.h>
 
 #include "ngx_micro_core.h"
-#include "ngx_micro_api_proxy.h"
+#include "ngx_micro_proxy.h"
 
 
 extern ngx_module_t  ngx_http_proxy_module;
 
 
-static ngx_str_t  ngx_micro_api_proxy_upstream = ngx_string("micro_api_proxy");
+#define NGX_MICRO_PROXY_HOST        0
+#define NGX_MICRO_PROXY_CONNECTION  1
 
-static ngx_keyval_t  ngx_micro_api_proxy_headers[] = {
+
+static ngx_int_t ngx_micro_proxy_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_str_t  ngx_micro_proxy_upstream = ngx_string("micro_proxy");
+
+static ngx_keyval_t  ngx_micro_proxy_headers[] = {
     { ngx_string("Host"), ngx_string("$micro_proxy_host") },
     { ngx_string("X-Forwarded-For"),
       ngx_string("$proxy_add_x_forwarded_for") },
+    { ngx_string("X-Forwarded-Proto"), ngx_string("$scheme") },
+    { ngx_string("X-Forwarded-Host"), ngx_string("$micro_proxy_host") },
     { ngx_string("Upgrade"), ngx_string("$http_upgrade") },
     { ngx_string("Connection"), ngx_string("$micro_proxy_connection") },
-    { ngx_string("Micro-Id"), ngx_string("$micro_id") },
     { ngx_null_string, ngx_null_string }
+};
+
+static ngx_http_variable_t  ngx_micro_proxy_vars[] = {
+
+    { ngx_string("micro_proxy_host"), NULL, ngx_micro_proxy_variable,
+      NGX_MICRO_PROXY_HOST, 0, 0 },
+
+    { ngx_string("micro_proxy_connection"), NULL, ngx_micro_proxy_variable,
+      NGX_MICRO_PROXY_CONNECTION, 0, 0 },
+
+      ngx_http_null_variable
 };
 
 
@@ -48,14 +71,14 @@ static ngx_keyval_t  ngx_micro_api_proxy_headers[] = {
  * when the client asks for one, else empty, so the header is left out and
  * the connection to the node can be kept.
  */
-ngx_int_t
-ngx_micro_api_proxy_variable(ngx_http_request_t *r,
+static ngx_int_t
+ngx_micro_proxy_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                  s;
     ngx_http_core_srv_conf_t  *cscf;
 
-    if (data == NGX_MICRO_API_PROXY_HOST) {
+    if (data == NGX_MICRO_PROXY_HOST) {
         cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
         s = r->headers_in.host ? r->headers_in.host->value
                                : cscf->server_name;       /* as $host */
@@ -75,7 +98,7 @@ ngx_micro_api_proxy_variable(ngx_http_request_t *r,
 
 /* A directive of NGINX's proxy module, run as if written in this location. */
 static char *
-ngx_micro_api_proxy_directive(ngx_conf_t *cf, const char *name,
+ngx_micro_proxy_directive(ngx_conf_t *cf, const char *name,
     ngx_str_t *arg1, ngx_str_t *arg2)
 {
     char                 *rv;
@@ -113,28 +136,50 @@ ngx_micro_api_proxy_directive(ngx_conf_t *cf, const char *name,
     cf->args = saved;
 
     if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "handler=proxy sets "
-                           "\"%s\" itself, which %s here", name, rv);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" sets "
+                           "\"%s\" itself, which %s here",
+                           (ngx_str_t *) saved->elts, name, rv);
         return NGX_CONF_ERROR;
     }
     return rv;
 }
 
 
+ngx_int_t
+ngx_micro_proxy_add_variables(ngx_conf_t *cf)
+{
+    return ngx_micro_add_variables(cf, ngx_micro_proxy_vars);
+}
+
+
+/* proxy_set_header for each of a list ending in a null key. */
+static char *
+ngx_micro_proxy_headers_set(ngx_conf_t *cf, ngx_keyval_t *h)
+{
+    char  *rv = NGX_CONF_OK;
+
+    for ( /* void */ ; rv == NGX_CONF_OK && h->key.len; h++) {
+        rv = ngx_micro_proxy_directive(cf, "proxy_set_header", &h->key,
+                                       &h->value);
+    }
+    return rv;
+}
+
+
 char *
-ngx_micro_api_proxy_conf(ngx_conf_t *cf, ngx_http_handler_pt *handler)
+ngx_micro_proxy_conf(ngx_conf_t *cf, ngx_keyval_t *headers,
+    ngx_http_handler_pt *handler)
 {
     char                          *rv;
     ngx_str_t                      url, version;
     ngx_url_t                      u;
-    ngx_keyval_t                  *h;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     /* one upstream for every such location: the same that proxy_pass
      * below finds by its name */
     ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = ngx_micro_api_proxy_upstream;
+    u.url = ngx_micro_proxy_upstream;
     u.default_port = 80;
     u.no_resolve = 1;
     uscf = ngx_http_upstream_add(cf, &u, 0);
@@ -143,24 +188,24 @@ ngx_micro_api_proxy_conf(ngx_conf_t *cf, ngx_http_handler_pt *handler)
     }
     uscf->peer.init_upstream = ngx_micro_upstream_init;
 
-    url.len = sizeof("http://") - 1 + ngx_micro_api_proxy_upstream.len;
+    url.len = sizeof("http://") - 1 + ngx_micro_proxy_upstream.len;
     url.data = ngx_pnalloc(cf->pool, url.len);
     if (url.data == NULL) {
         return NGX_CONF_ERROR;
     }
-    ngx_sprintf(url.data, "http://%V", &ngx_micro_api_proxy_upstream);
+    ngx_sprintf(url.data, "http://%V", &ngx_micro_proxy_upstream);
     ngx_str_set(&version, "1.1");
 
-    rv = ngx_micro_api_proxy_directive(cf, "proxy_pass", &url, NULL);
+    rv = ngx_micro_proxy_directive(cf, "proxy_pass", &url, NULL);
     if (rv == NGX_CONF_OK) {
-        rv = ngx_micro_api_proxy_directive(cf, "proxy_http_version",
+        rv = ngx_micro_proxy_directive(cf, "proxy_http_version",
                                            &version, NULL);
     }
-    for (h = ngx_micro_api_proxy_headers; rv == NGX_CONF_OK && h->key.len;
-         h++)
-    {
-        rv = ngx_micro_api_proxy_directive(cf, "proxy_set_header", &h->key,
-                                           &h->value);
+    if (rv == NGX_CONF_OK) {
+        rv = ngx_micro_proxy_headers_set(cf, ngx_micro_proxy_headers);
+    }
+    if (rv == NGX_CONF_OK) {
+        rv = ngx_micro_proxy_headers_set(cf, headers);
     }
     if (rv != NGX_CONF_OK) {
         return rv;
