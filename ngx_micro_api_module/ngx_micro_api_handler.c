@@ -288,6 +288,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ctx->call.max_reply_size = alcf->max_reply_size;
 
     ctx->pick.peer = peer;
+    peer->endpoint = ctx->endpoint;
     ctx->pick.resume = ctx->handler;
     ctx->pick.proxy = ctx->proxy;
     if (ngx_micro_pick(r, &ctx->pick, &rc) != NGX_OK) {

@@ -26,6 +26,7 @@
 typedef struct {
     ngx_http_request_t        *request;
     ngx_str_t                  service;      /* NUL-terminated */
+    ngx_str_t                  endpoint;     /* for the stats, or empty */
     ngx_str_t                  address;      /* this node only, or empty */
     micro_select_t             how;          /* strategy, filters, weights */
 
@@ -53,7 +54,8 @@ typedef enum {
 
 /*
  * Picks the first try's node (its address parsed into the peer) and makes
- * p the request's peer, for the upstream's init to find.
+ * p the request's peer (the core's module context), for the upstream's
+ * init and the stats to find.
  */
 ngx_micro_pick_t ngx_micro_balancer_pick(ngx_micro_peer_t *p)
     NGX_MICRO_CORE_API;

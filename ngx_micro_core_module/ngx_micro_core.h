@@ -47,6 +47,7 @@ typedef struct {
     ngx_int_t                  max_conns;    /* calls in flight a node */
 
     micro_nodes_t             *nodes;        /* the worker's node state */
+    ngx_shm_zone_t            *stats;        /* micro_stats_zone */
 } ngx_micro_core_main_conf_t;
 
 

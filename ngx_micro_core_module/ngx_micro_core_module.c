@@ -19,6 +19,7 @@
 
 #include "ngx_micro_core.h"
 #include "ngx_micro_keepalive.h"
+#include "ngx_micro_metrics.h"
 #include "ngx_micro_pick.h"
 #include "ngx_micro_proxy.h"
 #include "ngx_micro_registry.h"
@@ -130,6 +131,20 @@ static ngx_command_t  ngx_micro_core_commands[] = {
       offsetof(ngx_micro_core_loc_conf_t, label_header),
       &ngx_micro_pick_header_name_p },
 
+    { ngx_string("micro_stats_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_micro_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("micro_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_micro_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("micro_registry_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_micro_core_status,
@@ -143,7 +158,7 @@ static ngx_command_t  ngx_micro_core_commands[] = {
 
 static ngx_http_module_t  ngx_micro_core_module_ctx = {
     ngx_micro_proxy_add_variables,         /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_micro_metrics_init,                /* postconfiguration */
 
     ngx_micro_core_create_main_conf,       /* create main configuration */
     ngx_micro_core_init_main_conf,         /* init main configuration */

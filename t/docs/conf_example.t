@@ -77,6 +77,10 @@ is("$code $j->{service} $j->{path} $j->{base_path}",
    '200 go.micro.web.demo /info /demo',
    'micro web: /demo/info to go.micro.web.demo as /info');
 
+my $metrics = $t->http(GET => "$api/metrics")->{content};
+like($metrics, qr/^micro_requests_total\{service="go\.micro\.web\.demo",endpoint="",node="[^"]+",code="200"\} 1$/m,
+     '/metrics counts it');
+
 ($code, $j) = call(GET => "$api/nobody/here");
 is($code, 404, 'an unknown service: 404');
 is($j->{detail}, 'service not found: go.micro.api.nobody',
