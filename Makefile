@@ -49,7 +49,10 @@ MODULES     := $(BUILD)/nginx/ngx_micro_core_module.so \
                $(BUILD)/nginx/ngx_micro_api_module.so \
                $(BUILD)/nginx/ngx_micro_web_module.so
 MODULE_SRCS := $(wildcard ngx_micro_core_module/*.[ch] \
-                          ngx_micro_api_module/*.[ch] ngx_micro_web_module/*.c)
+                          ngx_micro_api_module/*.[ch] \
+                          ngx_micro_web_module/*.[ch])
+DASHBOARD   := $(addprefix ngx_micro_web_module/dashboard/, \
+                 index.html app.js app.css)
 
 # generated sources are kept, never removed as intermediates
 .SECONDARY:
@@ -119,8 +122,13 @@ $(BUILD)/nginx/Makefile: config $(BUILD)/libmicro.a
 	    --builddir=$(BUILD)/nginx > $(BUILD)/nginx-configure.log
 
 $(MODULES): $(BUILD)/nginx/Makefile $(MODULE_SRCS) $(BUILD)/libmicro.a \
-            $(LIB_HDRS)
+            $(LIB_HDRS) $(GEN)/ngx_micro_web_assets.h
 	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGX_SRC) modules
+
+# the dashboard's files, built into the web module (the shell first)
+$(GEN)/ngx_micro_web_assets.h: tools/embed $(DASHBOARD)
+	@mkdir -p $(@D)
+	tools/embed $(DASHBOARD) > $@.tmp && mv $@.tmp $@
 
 # protobuf-c code for the well-known types, for tests and examples that
 # use them (libmicro itself does not need it)

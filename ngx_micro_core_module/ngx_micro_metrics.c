@@ -17,6 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
 #include <micro/transcode.h>
 
 #include "ngx_micro_metrics.h"
@@ -595,6 +596,106 @@ ngx_micro_metrics_text(ngx_http_request_t *r, micro_buf_t *out)
 }
 
 
+/* One series as JSON: labels, counts by code, count, sum, buckets. */
+static json_t *
+ngx_micro_metrics_series_json(ngx_micro_series_t *s)
+{
+    u_char      code[NGX_INT_T_LEN + 1];
+    json_t     *o, *codes, *buckets;
+    ngx_uint_t  i;
+
+    o = json_object();
+    codes = json_object();
+    buckets = json_array();
+    if (o == NULL || codes == NULL || buckets == NULL) {
+        json_decref(o);
+        json_decref(codes);
+        json_decref(buckets);
+        return NULL;
+    }
+    json_object_set_new(o, "service", json_stringn((char *) s->labels,
+                                                   s->service_len));
+    json_object_set_new(o, "endpoint",
+                        json_stringn((char *) s->labels + s->service_len,
+                                     s->endpoint_len));
+    json_object_set_new(o, "node",
+                        json_stringn((char *) s->labels + s->service_len
+                                     + s->endpoint_len, s->node_len));
+    for (i = 0; i < NGX_MICRO_METRICS_CODES; i++) {
+        if (s->counts[i]) {
+            if (s->codes[i]) {
+                *ngx_sprintf(code, "%ui", s->codes[i]) = '\0';
+            } else {
+                ngx_cpystrn(code, (u_char *) "other", sizeof(code));
+            }
+            json_object_set_new(codes, (char *) code,
+                                json_integer((json_int_t) s->counts[i]));
+        }
+    }
+    for (i = 0; i < NGX_MICRO_METRICS_BUCKETS; i++) {
+        json_array_append_new(buckets,
+                              json_integer((json_int_t) s->buckets[i]));
+    }
+    json_object_set_new(o, "codes", codes);
+    json_object_set_new(o, "count", json_integer((json_int_t) s->count));
+    json_object_set_new(o, "sum", json_real((double) s->sum_ms / 1000));
+    json_object_set_new(o, "buckets", buckets);
+    return o;
+}
+
+
+int
+ngx_micro_metrics_json(ngx_http_request_t *r, micro_buf_t *out)
+{
+    int                          rc;
+    char                        *dump;
+    json_t                      *root, *list, *bounds, *o;
+    ngx_uint_t                   i, full;
+    ngx_array_t                 *series;
+    ngx_micro_series_t         **s;
+    ngx_micro_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_micro_core_request_conf(r);
+    if (cmcf->stats == NULL) {
+        return micro_buf_append(out, "{\"enabled\":false}", 17);
+    }
+    series = ngx_micro_metrics_copy(r, cmcf->stats->data, &full);
+    root = json_object();
+    list = json_array();
+    bounds = json_array();
+    if (series == NULL || root == NULL || list == NULL || bounds == NULL) {
+        json_decref(root);
+        json_decref(list);
+        json_decref(bounds);
+        return -1;
+    }
+    s = series->elts;
+    for (i = 0; i < series->nelts; i++) {
+        o = ngx_micro_metrics_series_json(s[i]);
+        if (o == NULL || json_array_append_new(list, o) != 0) {
+            json_decref(root);
+            json_decref(list);
+            json_decref(bounds);
+            return -1;
+        }
+    }
+    for (i = 0; i + 1 < NGX_MICRO_METRICS_BUCKETS; i++) {
+        json_array_append_new(bounds,
+                              json_real((double) ngx_micro_metrics_bounds[i]
+                                        / 1000));
+    }
+    json_object_set_new(root, "enabled", json_true());
+    json_object_set_new(root, "full", json_boolean(full));
+    json_object_set_new(root, "bounds", bounds);
+    json_object_set_new(root, "series", list);
+    dump = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    rc = dump ? micro_buf_append(out, dump, ngx_strlen(dump)) : -1;
+    free(dump);
+    return rc;
+}
+
+
 static ngx_int_t
 ngx_micro_metrics_handler(ngx_http_request_t *r)
 {
@@ -609,7 +710,9 @@ ngx_micro_metrics_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return rc;
     }
-    if (ngx_micro_metrics_text(r, &out) != 0) {
+    if ((ngx_micro_wants_json(r) ? ngx_micro_metrics_json(r, &out)
+                                 : ngx_micro_metrics_text(r, &out)) != 0)
+    {
         micro_buf_free(&out);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -622,7 +725,9 @@ ngx_micro_metrics_handler(ngx_http_request_t *r)
     b->last_buf = (r == r->main);
     b->last_in_chain = 1;
     micro_buf_free(&out);
-    return ngx_micro_send(r, NGX_HTTP_OK, "text/plain; version=0.0.4", b);
+    return ngx_micro_send(r, NGX_HTTP_OK, ngx_micro_wants_json(r)
+                                          ? "application/json"
+                                          : "text/plain; version=0.0.4", b);
 }
 
 

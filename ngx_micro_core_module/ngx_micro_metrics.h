@@ -13,6 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <micro/transcode.h>
+
 #include "ngx_micro_core.h"
 
 
@@ -21,6 +23,16 @@ char *ngx_micro_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* micro_metrics in a location. */
 char *ngx_micro_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/*
+ * The zone as JSON, appended to out: {"enabled", "full", "bounds" (the
+ * histogram's upper bounds in seconds, +Inf last and left out),
+ * "series": [{"service", "endpoint", "node", "codes": {"200": n},
+ * "count", "sum" (seconds), "buckets": [n, ...] (not cumulative)}]}, or
+ * {"enabled": false} without a zone. 0, or -1 without memory.
+ */
+int ngx_micro_metrics_json(ngx_http_request_t *r, micro_buf_t *out)
+    NGX_MICRO_CORE_API;
 
 /* The log phase's handler, counting what api and web served. */
 ngx_int_t ngx_micro_metrics_init(ngx_conf_t *cf);

@@ -32,7 +32,7 @@ typedef struct {
     ngx_queue_t                queue;
     ngx_event_t               *event;
     unsigned                   queued:1;
-} ngx_micro_registry_waiter_t;
+} ngx_micro_registry_waiter_t;     /* of the first load, or a follower */
 
 
 struct ngx_micro_registry_s {
@@ -52,6 +52,8 @@ struct ngx_micro_registry_s {
     ngx_uint_t                 syncs;
     ngx_uint_t                 events;
     ngx_queue_t                waiters;      /* for the first load */
+    ngx_queue_t                followers;    /* of every change */
+    ngx_uint_t                 changes;
     unsigned                   started:1;
     unsigned                   stopping:1;
     unsigned                   warned:1;
@@ -63,6 +65,7 @@ static void ngx_micro_registry_connect(ngx_micro_registry_t *r);
 static void ngx_micro_registry_cleanup(void *data);
 static void ngx_micro_registry_reload(ngx_micro_registry_t *r);
 static void ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why);
+static void ngx_micro_registry_changed(ngx_micro_registry_t *r);
 
 
 /* --- hiredis on NGINX's event loop ---------------------------------------- */
@@ -230,6 +233,7 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
     cln->handler = ngx_micro_registry_cleanup;
     cln->data = r;
     ngx_queue_init(&r->waiters);
+    ngx_queue_init(&r->followers);
     return r;
 }
 
@@ -276,6 +280,7 @@ ngx_micro_registry_tick(ngx_event_t *ev)
         if (n) {
             ngx_log_error(NGX_LOG_NOTICE, r->log, 0, "micro: registry: %uz "
                           "nodes kept after they were gone have expired", n);
+            ngx_micro_registry_changed(r);
         }
         /* expired nodes come back to every watcher as deletes */
         argv[0] = "EVAL";
@@ -378,6 +383,43 @@ ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
 }
 
 
+void *
+ngx_micro_registry_follow(ngx_micro_registry_t *r, ngx_event_t *ev,
+    ngx_pool_t *pool)
+{
+    ngx_micro_registry_waiter_t  *w;
+
+    w = ngx_pcalloc(pool, sizeof(ngx_micro_registry_waiter_t));
+    if (w == NULL) {
+        return NULL;
+    }
+    w->event = ev;
+    ngx_queue_insert_tail(&r->followers, &w->queue);
+    w->queued = 1;
+    return w;
+}
+
+
+/* The snapshot changed: each follower's event is posted (once). */
+static void
+ngx_micro_registry_changed(ngx_micro_registry_t *r)
+{
+    ngx_queue_t                  *q;
+    ngx_micro_registry_waiter_t  *w;
+
+    r->changes++;
+    for (q = ngx_queue_head(&r->followers);
+         q != ngx_queue_sentinel(&r->followers);
+         q = ngx_queue_next(q))
+    {
+        w = ngx_queue_data(q, ngx_micro_registry_waiter_t, queue);
+        if (!w->event->posted) {
+            ngx_post_event(w->event, &ngx_posted_events);
+        }
+    }
+}
+
+
 void
 ngx_micro_registry_unwait(void *waiter)
 {
@@ -405,6 +447,7 @@ ngx_micro_registry_stats(ngx_micro_registry_t *r,
     stats->syncs = r->syncs;
     stats->events = r->events;
     stats->resync = NGX_MICRO_REGISTRY_RESYNC;
+    stats->changes = r->changes;
 }
 
 
@@ -625,6 +668,7 @@ ngx_micro_registry_loaded(ngx_micro_registry_t *r)
         w->queued = 0;
         ngx_post_event(w->event, &ngx_posted_events);
     }
+    ngx_micro_registry_changed(r);
     r->next_resync = ngx_current_msec + NGX_MICRO_REGISTRY_RESYNC;
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->log, 0,
                    "micro: registry loaded, %uz services",
@@ -780,4 +824,5 @@ ngx_micro_registry_on_message(redisAsyncContext *ac, void *reply, void *data)
     }
     micro_snapshot_apply_until(r->snapshot, a, &e, expires);
     r->events++;
+    ngx_micro_registry_changed(r);
 }

@@ -22,6 +22,7 @@ typedef struct {
     ngx_uint_t                 syncs;        /* full loads completed */
     ngx_uint_t                 events;       /* watch events applied */
     ngx_msec_t                 resync;       /* full reload interval */
+    ngx_uint_t                 changes;      /* loads, events, expiries */
 } ngx_micro_registry_stats_t;
 
 
@@ -51,5 +52,12 @@ void ngx_micro_registry_stats(ngx_micro_registry_t *r,
 void *ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
     ngx_pool_t *pool) NGX_MICRO_CORE_API;
 void ngx_micro_registry_unwait(void *waiter) NGX_MICRO_CORE_API;
+
+/*
+ * Posts ev after every change of the snapshot (a load, a watch event, an
+ * expiry) until the record is given to unwait.
+ */
+void *ngx_micro_registry_follow(ngx_micro_registry_t *r, ngx_event_t *ev,
+    ngx_pool_t *pool) NGX_MICRO_CORE_API;
 
 #endif

@@ -5,7 +5,8 @@
  * as /rest. The node is chosen as the api module chooses one (the core's
  * ngx_micro_pick.c) and the request goes through NGINX's proxy module
  * (the core's ngx_micro_proxy.c): keepalive, failover, WebSockets,
- * chunked and streamed replies, and every proxy_* directive.
+ * chunked and streamed replies, and every proxy_* directive. The
+ * dashboard is ngx_micro_web_dashboard.c (ngx_micro_web.h lists the files).
  */
 
 #include <ngx_config.h>
@@ -15,13 +16,12 @@
 #include <micro/resolver.h>
 #include <micro/service.h>
 
-#include "ngx_micro_core.h"
 #include "ngx_micro_error.h"
 #include "ngx_micro_pick.h"
 #include "ngx_micro_proxy.h"
+#include "ngx_micro_web.h"
 
 
-#define NGX_MICRO_WEB_ID                 "go.micro.web"
 #define NGX_MICRO_WEB_DEFAULT_NAMESPACE  "go.micro.web"
 
 #define NGX_MICRO_WEB_RESOLVE_PATH       0
@@ -30,15 +30,6 @@
 #define NGX_MICRO_WEB_RESOLVED           1
 #define NGX_MICRO_WEB_UNRESOLVED         2
 #define NGX_MICRO_WEB_REDIRECT           3     /* /{name} -> /{name}/ */
-
-
-typedef struct {
-    ngx_str_t                  namespace;    /* NUL-terminated */
-    ngx_uint_t                 resolver;
-    ngx_str_t                  domain;       /* micro_web_domain, or empty */
-    ngx_str_t                  prefix;       /* the location's, no "/" */
-    ngx_http_handler_pt        proxy;        /* the proxy module's */
-} ngx_micro_web_loc_conf_t;
 
 
 typedef struct {
@@ -88,6 +79,13 @@ static ngx_command_t  ngx_micro_web_commands[] = {
     { ngx_string("micro_web"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_micro_web,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("micro_web_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
+      ngx_micro_web_dashboard,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -451,7 +449,7 @@ ngx_micro_web(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_micro_core_conf(cf)->registry == NULL) {
         return "needs \"micro_registry\" in the http block before it";
     }
-    if (wlcf->proxy) {
+    if (wlcf->proxy || wlcf->base.len) {
         return "is duplicate";
     }
     if (ngx_micro_proxy_conf(cf, ngx_micro_web_proxy_headers, &wlcf->proxy)

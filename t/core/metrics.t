@@ -79,24 +79,26 @@ sub value {
     return $sum;
 }
 
-ok(MicroTest::wait_until(sub {
-    (call_hello('x'))[0] == 200 && $t->http(GET => "$web/demo/info")
-                                      ->{status} == 200
-}, 'routable'), 'greeter and the web app are routable');
-
 sub call_hello {
     my ($name) = @_;
     return $t->json_call(POST => "$api/greeter/say/hello",
         qq({"name":"$name"}), 'Content-Type' => 'application/json');
 }
 
-my ($base) = scrape();
+# the probes that reached a node are counted too: the counts start from
+# how many of them did
+my ($ok0, $web0) = (0, 0);
+ok(MicroTest::wait_until(sub {
+    my $hello = (call_hello('x'))[0] == 200;
+    $ok0++ if $hello;
+    my $info = $t->http(GET => "$web/demo/info")->{status} == 200;
+    $web0++ if $info;
+    $hello && $info;
+}, 'routable'), 'greeter and the web app are routable');
+my $bad0 = 0;
 my %hello = (service => 'go.micro.srv.greeter', endpoint => 'Say.Hello',
              node => $greeter);
-my $ok0 = value($base, 'micro_requests_total', %hello, code => '200') // 0;
-my $bad0 = value($base, 'micro_requests_total', %hello, code => '400') // 0;
 my %demo = (service => 'go.micro.web.demo', endpoint => '', node => $web_node);
-my $web0 = value($base, 'micro_requests_total', %demo, code => '200') // 0;
 
 # one client connection a request: both workers take some
 call_hello('x') for 1 .. 40;
