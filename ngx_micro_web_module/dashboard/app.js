@@ -79,6 +79,27 @@ function metadata(md) {
          .join(' '));
 }
 
+function endpointItem(e) {
+  return el('li', {class: 'endpoint'}, el('code', {}, e.name),
+    metadata(e.metadata),
+    e.request ? el('div', {class: 'muted'}, 'request') : null,
+    fields(e.request),
+    e.response ? el('div', {class: 'muted'}, 'response') : null,
+    fields(e.response));
+}
+
+function serviceCard(s) {
+  return el('div', {class: 'card service', 'data-name': s.name},
+    el('h3', {}, s.name, ' ', el('span', {class: 'muted'}, s.version || '')),
+    metadata(s.metadata),
+    el('div', {}, 'Nodes'),
+    el('ul', {}, (s.nodes || []).map((n) =>
+      el('li', {class: 'node'}, el('code', {}, n.address), ' ',
+         el('span', {class: 'muted'}, n.id), metadata(n.metadata)))),
+    (s.endpoints || []).length === 0 ? null
+      : el('div', {}, 'Endpoints', el('ul', {}, s.endpoints.map(endpointItem))));
+}
+
 // --- the pages --------------------------------------------------------------
 
 let query = '';
@@ -116,24 +137,7 @@ const pages = {
         groups.set(ns, (groups.get(ns) || []).concat([s]));
       }
       list.replaceChildren(...[...groups.keys()].sort().map((ns) =>
-        el('section', {}, el('h2', {}, ns),
-           groups.get(ns).map((s) => el('div', {class: 'card service',
-                                                 'data-name': s.name},
-             el('h3', {}, s.name, ' ',
-                el('span', {class: 'muted'}, s.version || '')),
-             metadata(s.metadata),
-             el('div', {}, 'Nodes'),
-             el('ul', {}, (s.nodes || []).map((n) =>
-               el('li', {class: 'node'}, el('code', {}, n.address), ' ',
-                  el('span', {class: 'muted'}, n.id), metadata(n.metadata)))),
-             (s.endpoints || []).length === 0 ? null
-               : el('div', {}, 'Endpoints', el('ul', {},
-                   s.endpoints.map((e) => el('li', {class: 'endpoint'},
-                     el('code', {}, e.name), metadata(e.metadata),
-                     e.request ? el('div', {class: 'muted'}, 'request')
-                               : null, fields(e.request),
-                     e.response ? el('div', {class: 'muted'}, 'response')
-                                : null, fields(e.response)))))))))));
+        el('section', {}, el('h2', {}, ns), groups.get(ns).map(serviceCard))));
     };
     search.addEventListener('input', () => {
       query = search.value;
@@ -248,6 +252,7 @@ async function drawStats() {
   }
   const first = samples[0];
   const secs = Math.max((now - first.at) / 1000, 1);
+  const windowed = samples.length > 1;    // rates need two samples
   const before = new Map(first.st.series.map((s) =>
     [s.service + ' ' + s.endpoint + ' ' + s.node, s]));
   const rows = new Map();
@@ -269,7 +274,7 @@ async function drawStats() {
     row.dcount += s.count - (old ? old.count : 0);
     row.derrors += errors - oldErrors;
     s.buckets.forEach((b, i) => {
-      row.buckets[i] += b - (old ? old.buckets[i] : 0);
+      row.buckets[i] += b - (windowed && old ? old.buckets[i] : 0);
     });
     row.nodes.push(s);
     rows.set(key, row);
@@ -278,18 +283,22 @@ async function drawStats() {
     el('tr', {}, ['Service', 'Endpoint', 'Requests', 'Rate /s', 'Errors',
                   'p50', 'p99', 'Nodes'].map((h) => el('th', {}, h))),
     [...rows.values()].map((r) => el('tr', {class: 'row'},
-      el('td', {}, r.service), el('td', {}, r.endpoint || '(other)'),
+      el('td', {}, r.service), el('td', {}, r.endpoint || '-'),
       el('td', {class: 'count'}, r.count),
-      el('td', {}, (r.dcount / secs).toFixed(2)),
-      el('td', {}, r.dcount ? (100 * r.derrors / r.dcount).toFixed(1) + ' %'
-                            : (r.errors ? r.errors + ' in all' : '0')),
+      el('td', {}, windowed ? (r.dcount / secs).toFixed(2) : '-'),
+      el('td', {}, windowed && r.dcount
+                   ? (100 * r.derrors / r.dcount).toFixed(1) + ' %'
+                   : r.errors + ' in all'),
       el('td', {}, ms(quantile(st.bounds, r.buckets, 0.5))),
       el('td', {}, ms(quantile(st.bounds, r.buckets, 0.99))),
       el('td', {}, r.nodes.map((n) => el('div', {}, el('code', {}, n.node),
                                       ' ' + n.count))))));
   main.replaceChildren(el('h1', {}, 'Stats'),
-    el('p', {class: 'muted'}, 'Rates, errors (5xx) and latency over the last '
-       + Math.round(secs) + ' s; counts since the zone began.'
+    el('p', {class: 'muted'}, (windowed
+       ? 'Rates, errors (5xx) and latency over the last ' + Math.round(secs)
+         + ' s'
+       : 'Errors (5xx) and latency since the zone began; rates from the '
+         + 'next sample (every 5 s)') + '; requests since the zone began.'
        + (st.full ? ' The zone is full: new series are not added.' : '')),
     table);
 }
