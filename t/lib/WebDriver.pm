@@ -79,6 +79,36 @@ sub text {
     return $self->cmd(GET => "/element/$el/text");
 }
 
+# The texts of the elements matching a CSS selector, read in one script
+# run: a page that redraws between a find and a read makes an element id
+# stale, this cannot. Runs of blanks become one space (a table row's cells
+# read as "a b c", as WebDriver's own text gives them).
+sub texts {
+    my ($self, $css) = @_;
+    return @{ $self->script('return Array.from(document.querySelectorAll('
+        . 'arguments[0]), (e) => e.innerText.replace(/[ \\t]+/g, " ")'
+        . '.trim())', $css) };
+}
+
+# The text of the first element matching a CSS selector, waiting (bounded)
+# for one to appear.
+sub text_of {
+    my ($self, $css) = @_;
+    my $text;
+    MicroTest::wait_until(sub { ($text) = $self->texts($css); defined $text },
+                          "element $css")
+        or die "no $css in the page\n";
+    return $text;
+}
+
+# An attribute of each element matching a CSS selector, in one script run.
+sub attrs {
+    my ($self, $css, $name) = @_;
+    return @{ $self->script('return Array.from(document.querySelectorAll('
+        . 'arguments[0]), (e) => e.getAttribute(arguments[1]))', $css,
+        $name) };
+}
+
 sub attr {
     my ($self, $el, $name) = @_;
     return $self->cmd(GET => "/element/$el/attribute/$name");

@@ -107,7 +107,7 @@ $b->screenshot("$shots/registry.png");
 
 $b->type($b->find('#search'), 'greet');
 ok(MicroTest::wait_until(sub {
-    my @names = map { $b->attr($_, 'data-name') } $b->find_all('.service');
+    my @names = $b->attrs('.service', 'data-name');
     "@names" eq 'go.micro.srv.greeter';
 }, 'search'), 'the search box keeps the services that match');
 
@@ -129,7 +129,7 @@ $t->redis_cli('PUBLISH', 'micro:registry:watch', JSON::PP->new->canonical
 ok(MicroTest::wait_until(sub {
     !$b->find_all('.service[data-name="go.micro.srv.live"]')
 }, 'gone'), 'and goes when it deregisters');
-is($b->text($b->find('#live')), 'live', 'the page says it follows');
+is($b->text_of('#live'), 'live', 'the page says it follows');
 
 # --- the call form ---------------------------------------------------------------
 
@@ -145,23 +145,22 @@ is_deeply(decode_json($b->script('return document.getElementById('
 $b->clear($request);
 $b->type($request, '{"name": "John"}');
 $b->click($b->find('#send'));
-my $reply = $b->find('#reply');
-is(decode_json($b->text($reply))->{msg}, 'Hello John', 'sent, the reply '
-   . 'shown');
-like($b->text($b->find('#status')), qr/^HTTP 200 in [\d.]+ ms$/,
+is(decode_json($b->text_of('#reply'))->{msg}, 'Hello John', 'sent, the '
+   . 'reply shown');
+like($b->text_of('#status'), qr/^HTTP 200 in [\d.]+ ms$/,
      'with its status and time');
 $b->clear($request);
 $b->type($request, '{"name": 7}');
 $b->click($b->find('#send'));
 ok(MicroTest::wait_until(sub {
-    $b->text($b->find('#status')) =~ /^HTTP 400/
+    $b->text_of('#status') =~ /^HTTP 400/
 }, 'error'), 'an error with its status');
-like($b->text($b->find('#reply')), qr/expected a string/, 'and go-micro\'s '
+like($b->text_of('#reply'), qr/expected a string/, 'and go-micro\'s '
    . 'detail');
 $b->screenshot("$shots/call.png");
 
 $b->get('http://127.0.0.1:' . $t->port('nocall') . '/dashboard/call');
-like($b->text($b->find('#not-allowed')), qr/Calls are not allowed here/,
+like($b->text_of('#not-allowed'), qr/Calls are not allowed here/,
      'without rpc=, the form says calls are not allowed');
 
 # --- stats --------------------------------------------------------------------------
@@ -169,11 +168,11 @@ like($b->text($b->find('#not-allowed')), qr/Calls are not allowed here/,
 $b->get("${dash}stats");
 my $row;
 ok(MicroTest::wait_until(sub {
-    ($row) = grep { $b->text($_) =~ /^go\.micro\.srv\.greeter Say\.Hello/ }
-             $b->find_all('#stats tr.row');
+    ($row) = grep { /^go\.micro\.srv\.greeter Say\.Hello/ }
+             $b->texts('#stats tr.row');
     $row;
 }, 'stats row'), 'the stats list Say.Hello');
-like($b->text($row), qr/^go\.micro\.srv\.greeter Say\.Hello 2 /,
+like($row, qr/^go\.micro\.srv\.greeter Say\.Hello 2 /,
      'with its two calls');
 $b->screenshot("$shots/stats.png");
 ok(-s "$shots/stats.png" > 1000, 'screenshots kept in build/screenshots');
