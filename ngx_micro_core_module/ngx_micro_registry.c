@@ -362,9 +362,9 @@ ngx_micro_registry_cleanup(void *data)
 }
 
 
-void *
-ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
-    ngx_pool_t *pool)
+/* A waiter for ev from pool, queued on q (when q is not NULL). */
+static ngx_micro_registry_waiter_t *
+ngx_micro_registry_waiter(ngx_event_t *ev, ngx_pool_t *pool, ngx_queue_t *q)
 {
     ngx_micro_registry_waiter_t  *w;
 
@@ -373,11 +373,26 @@ ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
         return NULL;
     }
     w->event = ev;
+    if (q) {
+        ngx_queue_insert_tail(q, &w->queue);
+        w->queued = 1;
+    }
+    return w;
+}
+
+
+void *
+ngx_micro_registry_wait(ngx_micro_registry_t *r, ngx_event_t *ev,
+    ngx_pool_t *pool)
+{
+    ngx_micro_registry_waiter_t  *w;
+
+    w = ngx_micro_registry_waiter(ev, pool, r->syncs ? NULL : &r->waiters);
+    if (w == NULL) {
+        return NULL;
+    }
     if (r->syncs) {
         ngx_post_event(ev, &ngx_posted_events);
-    } else {
-        ngx_queue_insert_tail(&r->waiters, &w->queue);
-        w->queued = 1;
     }
     return w;
 }
@@ -387,16 +402,7 @@ void *
 ngx_micro_registry_follow(ngx_micro_registry_t *r, ngx_event_t *ev,
     ngx_pool_t *pool)
 {
-    ngx_micro_registry_waiter_t  *w;
-
-    w = ngx_pcalloc(pool, sizeof(ngx_micro_registry_waiter_t));
-    if (w == NULL) {
-        return NULL;
-    }
-    w->event = ev;
-    ngx_queue_insert_tail(&r->followers, &w->queue);
-    w->queued = 1;
-    return w;
+    return ngx_micro_registry_waiter(ev, pool, &r->followers);
 }
 
 
