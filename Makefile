@@ -28,7 +28,7 @@ LDFLAGS     += $(EXTRA_LDFLAGS)
 
 # libmicro/src/LAYER/*.c: core, registry, codec, transport, rpc (README,
 # "Layout"); the registry's Lua scripts are built from libmicro/lua/
-LIB_LAYERS  := core registry codec transport rpc
+LIB_LAYERS  := core registry codec transport rpc broker
 LIB_SRCS    := $(wildcard $(LIB_LAYERS:%=libmicro/src/%/*.c))
 LUA_SRCS    := $(wildcard libmicro/lua/*.lua)
 LIB_OBJS    := $(LIB_SRCS:libmicro/src/%.c=$(BUILD)/libmicro/%.o) \

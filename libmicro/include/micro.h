@@ -17,5 +17,6 @@
 #include "micro/rpc_error.h"
 #include "micro/server.h"
 #include "micro/client.h"
+#include "micro/broker.h"
 
 #endif

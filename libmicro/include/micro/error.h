@@ -27,6 +27,9 @@ typedef enum {
     MICRO_EBUSY = -10,      /* every node is at its limit of calls */
     MICRO_ECONNECT = -11,   /* a service's node unreachable, or the
                              * connection to it broke */
+    MICRO_ETRIMMED = -12,   /* broker: messages removed by retention before
+                             * a subscriber read them */
+    MICRO_ETOOBIG = -13,    /* a message over its limit */
     MICRO_EREMOTE = -20     /* the service answered with an error */
 } micro_errno_t;
 

@@ -40,6 +40,9 @@ typedef struct {
 int micro_registry_options_parse(micro_registry_options_t *opts,
     const char *url);
 void micro_registry_options_free(micro_registry_options_t *opts);
+/* A deep copy (the prefix defaulted to "micro:"). */
+int micro_registry_options_copy(micro_registry_options_t *dst,
+    const micro_registry_options_t *src);
 
 typedef struct micro_registry_s  micro_registry_t;
 

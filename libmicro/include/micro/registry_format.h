@@ -31,6 +31,7 @@ typedef enum {
     MICRO_LUA_REAP,
     MICRO_LUA_LIST,
     MICRO_LUA_PRESENT,
+    MICRO_LUA_GROUP,             /* the broker's consumer groups */
     MICRO_LUA_NSCRIPTS
 } micro_lua_script_t;
 

@@ -78,6 +78,7 @@ int micro_service_copy(micro_service_t *dst, const micro_service_t *src);
 const char *micro_metadata_get(const micro_metadata_t *md, const char *key);
 int micro_metadata_set(micro_metadata_t *md, const char *key,
     const char *value);
+void micro_metadata_free(micro_metadata_t *md);   /* members, not md */
 
 /*
  * Validation of what goes into the registry. Names: 1-255 characters of

@@ -31,17 +31,8 @@ micro_registry_new(const micro_registry_options_t *o, micro_registry_t **out)
     if (r == NULL) {
         return MICRO_ENOMEM;
     }
-    r->opts = *o;
-    r->opts.host = o->host ? strdup(o->host) : NULL;
-    r->opts.unix_path = o->unix_path ? strdup(o->unix_path) : NULL;
-    r->opts.password = o->password ? strdup(o->password) : NULL;
-    r->opts.prefix = strdup(o->prefix ? o->prefix : "micro:");
     pthread_mutex_init(&r->lock, NULL);
-
-    if ((o->host && r->opts.host == NULL)
-        || (o->unix_path && r->opts.unix_path == NULL)
-        || (o->password && r->opts.password == NULL)
-        || r->opts.prefix == NULL
+    if (micro_registry_options_copy(&r->opts, o) != MICRO_OK
         || micro_registry_keys_init(&r->keys, r->opts.prefix) != MICRO_OK)
     {
         micro_registry_free(r);

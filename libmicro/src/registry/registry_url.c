@@ -202,6 +202,26 @@ micro_registry_options_parse(micro_registry_options_t *o, const char *url)
 }
 
 
+int
+micro_registry_options_copy(micro_registry_options_t *dst,
+    const micro_registry_options_t *src)
+{
+    *dst = *src;
+    dst->host = src->host ? strdup(src->host) : NULL;
+    dst->unix_path = src->unix_path ? strdup(src->unix_path) : NULL;
+    dst->password = src->password ? strdup(src->password) : NULL;
+    dst->prefix = strdup(src->prefix ? src->prefix : "micro:");
+    if ((src->host && dst->host == NULL)
+        || (src->unix_path && dst->unix_path == NULL)
+        || (src->password && dst->password == NULL) || dst->prefix == NULL)
+    {
+        micro_registry_options_free(dst);
+        return MICRO_ENOMEM;
+    }
+    return MICRO_OK;
+}
+
+
 void
 micro_registry_options_free(micro_registry_options_t *o)
 {

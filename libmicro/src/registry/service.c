@@ -9,7 +9,7 @@
 #include "micro/service.h"
 
 
-static void
+void
 micro_metadata_free(micro_metadata_t *md)
 {
     size_t  i;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/random.h"
 #include "micro/error.h"
 #include "micro/registry.h"
 #include "rpc/server_internal.h"
@@ -283,17 +284,9 @@ micro_server_service(micro_server_t *s, micro_service_t *svc)
     char               id[MICRO_NAME_MAX + 1];
     unsigned char      rnd[8];
     micro_endpoint_t  *e;
-    FILE              *f;
 
     memset(svc, 0, sizeof(*svc));
-    f = fopen("/dev/urandom", "rb");
-    if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
-        memset(rnd, 0, sizeof(rnd));
-        memcpy(rnd, &s, sizeof(s) < 8 ? sizeof(s) : 8);
-    }
-    if (f) {
-        fclose(f);
-    }
+    micro_random_bytes(rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "%s-%02x%02x%02x%02x-%02x%02x-%02x%02x",
              s->opts.name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
              rnd[6], rnd[7]);
