@@ -67,7 +67,7 @@ lib: $(BUILD)/libmicro.a $(BUILD)/libmicro.so $(BUILD)/libmicro.pc
 cli: $(BUILD)/bin/micro
 modules: $(MODULES)
 examples: $(BUILD)/bin/greeter $(BUILD)/bin/customer $(BUILD)/bin/example \
-          $(BUILD)/bin/web $(GEN)/proto/services.pb
+          $(BUILD)/bin/web $(BUILD)/bin/audit $(GEN)/proto/services.pb
 
 deps:
 	tools/setup-deps
@@ -107,9 +107,13 @@ $(BUILD)/libmicro.pc: libmicro/libmicro.pc.in
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(BUILD)/bin/micro: libmicro/cli/micro.c $(BUILD)/libmicro.a $(LIB_HDRS)
+CLI_SRCS    := $(wildcard libmicro/cli/*.c)
+
+$(BUILD)/bin/micro: $(CLI_SRCS) libmicro/cli/cli.h $(BUILD)/libmicro.a \
+        $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRCS) $(BUILD)/libmicro.a \
+	    $(LIB_LIBS)
 
 # NGINX modules: configured once against Debian's nginx-dev with the
 # binary's own flags (nginx-techniques.md section 1), then built there.
@@ -239,6 +243,13 @@ $(BUILD)/bin/example: examples/example/main.c $(GEN)/proto/api.pb-c.c \
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
 	    $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a $(LIB_LIBS)
+
+$(BUILD)/bin/audit: examples/audit/main.c $(GEN)/proto/api.pb-c.c \
+        $(GEN)/proto/audit.pb-c.c $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
+	    $(GEN)/proto/api.pb-c.c $(GEN)/proto/audit.pb-c.c \
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
 
 # A web service for micro_web: plain HTTP and WebSocket, no protobuf.
 $(BUILD)/bin/web: examples/web/main.c examples/web/websocket.c \

@@ -4,13 +4,20 @@
  * Customer.Orders {"customerId": "c42", "limit": 2} -> orders with
  * nested messages, repeated items, a map of labels, an enum, 64-bit ids
  * and Timestamps, made up from the customer id so answers are repeatable.
+ * Customer.Login, Customer.UpdateProfile and Customer.PlaceOrder each
+ * publish an event (go-micro's go.api.Event as JSON: name, id,
+ * timestamp, header, data) to go.micro.evt.customer through the broker
+ * and answer with its id; examples/audit keeps them.
  *
  *   build/bin/customer [--registry redis://127.0.0.1:6379/0] [--address ...]
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <jansson.h>
 #include <micro.h>
 
 #include "customer.pb-c.h"
@@ -20,6 +27,10 @@ typedef Go__Micro__Srv__Customer__Item            item_t;
 typedef Go__Micro__Srv__Customer__Money           money_t;
 typedef Go__Micro__Srv__Customer__Order__LabelsEntry  label_t;
 typedef Google__Protobuf__Timestamp         timestamp_t;
+
+#define EVENT_TOPIC  "go.micro.evt.customer"
+
+static micro_broker_t  *broker;
 
 #define NEW(r, type, init)                                                   \
     ({ type *p_ = micro_request_alloc(r, sizeof(type));                     \
@@ -118,18 +129,132 @@ customer_orders(micro_request_t *r, const ProtobufCMessage *in,
 }
 
 
+/*
+ * Publishes the event NAME with data (a JSON object, taken) and answers
+ * with its id; fails the call when the broker did not store it.
+ */
+static int
+customer_event(micro_request_t *r, const char *name, json_t *data,
+    ProtobufCMessage *out)
+{
+    int                                   rc;
+    char                                  id[MICRO_BROKER_ID_MAX], *json;
+    char                                 *text;
+    json_t                               *event;
+    micro_pair_t                          ct = { "Content-Type",
+                                                 "application/json" };
+    micro_message_t                       m = { { &ct, 1 }, NULL, 0 };
+    Go__Micro__Srv__Customer__EventReply  *reply = (void *) out;
+
+    text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    /* go.api.Event's JSON; its id is the message's Micro-Id */
+    event = json_pack("{s:s, s:I, s:{}, s:s}", "name", name, "timestamp",
+                      (json_int_t) time(NULL), "header", "data",
+                      text ? text : "{}");
+    free(text);
+    json = event ? json_dumps(event, JSON_COMPACT) : NULL;
+    json_decref(event);
+    if (json == NULL) {
+        return micro_request_fail(r, 500, "out of memory");
+    }
+    m.body = json;
+    m.len = strlen(json);
+    rc = micro_broker_publish(broker, EVENT_TOPIC, &m, id, sizeof(id));
+    free(json);
+    if (rc != MICRO_OK) {
+        return micro_request_fail(r, 503, "event %s not stored: %s", name,
+                                  micro_error_detail());
+    }
+    reply->event_id = micro_request_strdup(r, id);
+    reply->name = (char *) name;
+    return 0;
+}
+
+
+static int
+customer_login(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    const Go__Micro__Srv__Customer__LoginRequest  *req = (const void *) in;
+
+    (void) data;
+    if (req->customer_id[0] == '\0') {
+        return micro_request_fail(r, 400, "customer_id is required");
+    }
+    return customer_event(r, "customer.login",
+                          json_pack("{s:s}", "customerId", req->customer_id),
+                          out);
+}
+
+
+static int
+customer_update_profile(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    const Go__Micro__Srv__Customer__ProfileRequest  *req = (const void *) in;
+
+    (void) data;
+    if (req->customer_id[0] == '\0') {
+        return micro_request_fail(r, 400, "customer_id is required");
+    }
+    return customer_event(r, "customer.profile",
+                          json_pack("{s:s, s:s, s:s}", "customerId",
+                                    req->customer_id, "name", req->name,
+                                    "email", req->email), out);
+}
+
+
+static int
+customer_place_order(micro_request_t *r, const ProtobufCMessage *in,
+    ProtobufCMessage *out, void *data)
+{
+    const Go__Micro__Srv__Customer__PlaceOrderRequest  *req = (const void *) in;
+
+    (void) data;
+    if (req->customer_id[0] == '\0' || req->n_items == 0) {
+        return micro_request_fail(r, 400, "customer_id and items are "
+                                  "required");
+    }
+    return customer_event(r, "customer.order",
+                          json_pack("{s:s, s:I}", "customerId",
+                                    req->customer_id, "items",
+                                    (json_int_t) req->n_items), out);
+}
+
+
 int
 main(int argc, char **argv)
 {
-    micro_server_t          *s;
-    micro_server_options_t   o;
+    int                        rc;
+    micro_server_t            *s;
+    micro_server_options_t     o;
+    micro_registry_options_t   ro;
 
     micro_server_options_init(&o, "go.micro.api.customer");
     if (micro_server_options_args(&o, argc, argv) != 0
-        || micro_server_new(&o, &s) != 0)
+        || micro_server_new(&o, &s) != 0
+        || micro_registry_options_parse(&ro, o.registry) != 0)
     {
         return 2;
     }
+    rc = micro_broker_new(&ro, NULL, &broker);
+    micro_registry_options_free(&ro);
+    if (rc != 0) {
+        return 2;
+    }
+    micro_server_handle(s, "Customer.Login",
+                        &go__micro__srv__customer__login_request__descriptor,
+                        &go__micro__srv__customer__event_reply__descriptor,
+                        customer_login, NULL);
+    micro_server_handle(s, "Customer.UpdateProfile",
+                        &go__micro__srv__customer__profile_request__descriptor,
+                        &go__micro__srv__customer__event_reply__descriptor,
+                        customer_update_profile, NULL);
+    micro_server_handle(s, "Customer.PlaceOrder",
+        &go__micro__srv__customer__place_order_request__descriptor,
+        &go__micro__srv__customer__event_reply__descriptor,
+        customer_place_order, NULL);
     micro_server_handle(s, "Customer.Orders",
                         &go__micro__srv__customer__orders_request__descriptor,
                         &go__micro__srv__customer__orders_response__descriptor,
@@ -139,5 +264,6 @@ main(int argc, char **argv)
         return 1;
     }
     micro_server_free(s);
+    micro_broker_free(broker);
     return 0;
 }

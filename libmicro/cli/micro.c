@@ -9,6 +9,11 @@
  *   micro [--registry URL] call SERVICE ENDPOINT 'JSON' [--address A]
  *         [--timeout 5s] [--metadata k=v ...]
  *   micro [--registry URL] health SERVICE
+ *   micro [--registry URL] publish TOPIC 'JSON' [--header k=v ...]
+ *   micro [--registry URL] subscribe TOPIC [--queue Q | --name N]
+ *         [--from-start]
+ *   micro [--registry URL] topics
+ *   micro [--registry URL] replay TOPIC
  */
 
 #include <signal.h>
@@ -16,28 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <micro.h>
-
-#define MICRO_CLI_MAX_ARGS  8
-#define MICRO_CLI_MAX_META  32
-
-typedef struct {
-    const char         *registry;
-    const char         *ttl;
-    const char         *address;
-    const char         *timeout;
-    int                 json;
-    int                 argc;
-    const char         *argv[MICRO_CLI_MAX_ARGS];
-    size_t              nmetadata;
-    micro_pair_t        metadata[MICRO_CLI_MAX_META];
-    char                meta_buf[MICRO_CLI_MAX_META][256];
-} micro_cli_t;
+#include "cli.h"
 
 static micro_watcher_t  *micro_cli_watcher;
 
 
-static int
+int
 micro_cli_fail(const char *what)
 {
     fprintf(stderr, "micro: %s%s%s\n", what ? what : "",
@@ -64,6 +53,13 @@ micro_cli_usage(void)
         "reply\n"
         "      [--address HOST:PORT] [--timeout 5s] [--metadata k=v]...\n"
         "  health SERVICE                    Debug.Health on every node\n"
+        "  publish TOPIC JSON [--header k=v]... publish a message, print "
+        "its id\n"
+        "  subscribe TOPIC [--queue Q | --name N] [--from-start]\n"
+        "                                    print messages as JSON lines\n"
+        "  topics                            topics, their groups and lag\n"
+        "  replay TOPIC                      publish its dead letters "
+        "again\n"
         "\n"
         "The registry is --registry, else $MICRO_REGISTRY, else "
         MICRO_REGISTRY_DEFAULT_URL ".\n");
@@ -143,7 +139,15 @@ micro_cli_parse(micro_cli_t *cli, int argc, char **argv)
             cli->address = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             cli->timeout = argv[++i];
-        } else if (strcmp(argv[i], "--metadata") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--queue") == 0 && i + 1 < argc) {
+            cli->queue = argv[++i];
+        } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+            cli->name = argv[++i];
+        } else if (strcmp(argv[i], "--from-start") == 0) {
+            cli->from_start = 1;
+        } else if ((strcmp(argv[i], "--metadata") == 0
+                    || strcmp(argv[i], "--header") == 0) && i + 1 < argc)
+        {
             if (micro_cli_metadata(cli, argv[++i]) != 0) {
                 return -1;
             }
@@ -438,6 +442,14 @@ main(int argc, char **argv)
         rc = micro_cli_call(&cli);
     } else if (cli.argc == 2 && strcmp(cli.argv[0], "health") == 0) {
         rc = micro_cli_health(r, &cli);
+    } else if (cli.argc == 3 && strcmp(cli.argv[0], "publish") == 0) {
+        rc = micro_cli_publish(&cli);
+    } else if (cli.argc == 2 && strcmp(cli.argv[0], "subscribe") == 0) {
+        rc = micro_cli_subscribe(&cli);
+    } else if (cli.argc == 1 && strcmp(cli.argv[0], "topics") == 0) {
+        rc = micro_cli_topics(&cli);
+    } else if (cli.argc == 2 && strcmp(cli.argv[0], "replay") == 0) {
+        rc = micro_cli_replay(&cli);
     } else {
         rc = micro_cli_usage();
     }

@@ -26,6 +26,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "micro/broker.h"
 #include "micro/service.h"
 
 #ifdef __cplusplus
@@ -85,6 +86,30 @@ int micro_server_handle(micro_server_t *s, const char *endpoint,
     const ProtobufCMessageDescriptor *request,
     const ProtobufCMessageDescriptor *response, micro_handler_t handler,
     void *data);
+
+/*
+ * A subscriber gets each message of its topic decoded as its type (NULL:
+ * msg is NULL, the bytes are in micro_delivery_message(d)); 0 when done,
+ * and the message is acknowledged (unless opts->manual_ack).
+ */
+typedef int (*micro_subscriber_t)(micro_delivery_t *d,
+    const ProtobufCMessage *msg, void *data);
+
+/*
+ * Subscribes the service to topic (micro/broker.h) once it runs, on the
+ * server's Redis: each message decoded from JSON or protobuf by its
+ * Content-Type (one that does not decode is not acknowledged: after
+ * max_deliveries it is among the dead letters). By default the service's
+ * nodes share a queue named after the service, so each message is
+ * handled once by the service; opts (may be NULL) can name another queue
+ * or a name. Listed in the registry entry as go-micro lists subscribers:
+ * an endpoint "Subscriber.TOPIC" with metadata subscriber=true, topic=.
+ * At SIGTERM the server stops taking messages and finishes or gives back
+ * those in hand before it deregisters.
+ */
+int micro_server_subscribe(micro_server_t *s, const char *topic,
+    const ProtobufCMessageDescriptor *type, micro_subscriber_t handler,
+    void *data, const micro_subscribe_options_t *opts);
 
 /*
  * Listens, registers (with a heartbeat every TTL/3), serves until SIGINT

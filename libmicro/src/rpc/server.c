@@ -181,6 +181,7 @@ micro_server_free(micro_server_t *s)
         free(s->endpoints[i].name);
     }
     free(s->endpoints);
+    micro_server_subscribers_free(s);
     free(s->io);
     micro_pb_pool_free(s->pool);
     free(s);
@@ -231,7 +232,7 @@ micro_server_address(micro_server_t *s)
 /* --- registration --------------------------------------------------------- */
 
 /* go-micro's registry.Value tree of a message type, to depth 3. */
-static void
+void
 micro_value_from(micro_value_t *v, const ProtobufCMessageDescriptor *d,
     const char *name, int depth)
 {
@@ -294,7 +295,8 @@ micro_server_service(micro_server_t *s, micro_service_t *svc)
     svc->name = strdup(s->opts.name);
     svc->version = strdup(s->opts.version ? s->opts.version : "latest");
     svc->nodes = calloc(1, sizeof(micro_node_t));
-    svc->endpoints = calloc(s->nendpoints + 1, sizeof(micro_endpoint_t));
+    svc->endpoints = calloc(s->nendpoints + s->nsubscribers + 1,
+                            sizeof(micro_endpoint_t));
     if (svc->name == NULL || svc->version == NULL || svc->nodes == NULL
         || svc->endpoints == NULL)
     {
@@ -328,7 +330,12 @@ micro_server_service(micro_server_t *s, micro_service_t *svc)
         micro_metadata_set(&e->metadata, "stream", "false");
     }
     svc->endpoints[i].name = strdup("Debug.Health");
-    svc->nendpoints = s->nendpoints + 1;
+    svc->nendpoints = s->nendpoints + 1 + s->nsubscribers;
+    if (micro_server_subscribers_list(s, &svc->endpoints[i + 1])
+        != MICRO_OK)
+    {
+        return MICRO_ENOMEM;
+    }
     return svc->nodes[0].id && svc->nodes[0].address ? MICRO_OK
                                                      : MICRO_ENOMEM;
 }
@@ -562,6 +569,7 @@ micro_server_on_signal(uv_signal_t *sig, int signo)
     uv_close((uv_handle_t *) &s->sigint, NULL);
     uv_close((uv_handle_t *) &s->sigterm, NULL);
     uv_close((uv_handle_t *) &s->stop, NULL);
+    micro_server_subscribers_stop(s);
 }
 
 
@@ -662,6 +670,7 @@ micro_server_run(micro_server_t *s)
         micro_log_warn("%s: cannot register: %s", s->opts.name,
                        micro_error_detail());
     }
+    micro_server_subscribers_start(s);
     fprintf(stderr, "%s listening on %s\n", s->opts.name, s->address);
 
     __atomic_store_n(&s->running, 1, __ATOMIC_RELEASE);

@@ -24,6 +24,18 @@ typedef struct {
     void                              *data;
 } micro_endpoint_handler_t;
 
+/* A topic the service subscribes to, and its subscription once running. */
+typedef struct {
+    char                              *topic;
+    const ProtobufCMessageDescriptor  *type;
+    const micro_pb_message_t          *pb_type;
+    micro_subscriber_t                 handler;
+    void                              *data;
+    micro_subscribe_options_t          opts;
+    micro_server_t                    *server;
+    micro_subscription_t              *sub;
+} micro_server_subscriber_t;
+
 /* One I/O thread: its loop, its listening socket, its connections. */
 struct micro_io_s {
     micro_server_t                    *server;
@@ -43,6 +55,10 @@ struct micro_server_s {
     micro_server_options_t             opts;
     micro_endpoint_handler_t          *endpoints;
     size_t                             nendpoints;
+    micro_server_subscriber_t         *subscribers;
+    size_t                             nsubscribers;
+    micro_broker_t                    *broker;
+    uv_timer_t                         resubscribe;  /* Redis was down */
     micro_pb_pool_t                   *pool;
     const micro_server_transport_t    *transport;
     micro_io_t                        *io;
@@ -79,6 +95,15 @@ struct micro_request_s {
 
 /* server.c */
 void micro_io_pause(micro_io_t *io, int err);
+void micro_value_from(micro_value_t *v, const ProtobufCMessageDescriptor *d,
+    const char *name, int depth);
+
+/* server_subscribe.c: the subscriptions started on the control loop
+ * (retried every second while Redis is down), closed, their endpoints */
+void micro_server_subscribers_start(micro_server_t *s);
+void micro_server_subscribers_stop(micro_server_t *s);
+void micro_server_subscribers_free(micro_server_t *s);
+int micro_server_subscribers_list(micro_server_t *s, micro_endpoint_t *eps);
 
 /* server_call.c, for transports: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);
