@@ -10,6 +10,8 @@
  *     ngx_micro_api_filter.c     go-micro errors for NGINX's own answers
  *     ngx_micro_api_upstream.c   the micro transport to a node
  *     ngx_micro_api_goapi.c      handler=api's go.api.Request/Response
+ *                                and handler=event's go.api.Event
+ *     ngx_micro_api_event.c      handler=event: publish to the broker
 
  * handler=proxy goes through the core's ngx_micro_proxy.c, and the node is
  * chosen by its ngx_micro_pick.c, as for micro_web.
@@ -32,6 +34,9 @@
 #define NGX_MICRO_API_HANDLER_RPC    0    /* go-micro's handlers */
 #define NGX_MICRO_API_HANDLER_API    1
 #define NGX_MICRO_API_HANDLER_PROXY  2
+#define NGX_MICRO_API_HANDLER_EVENT  3
+
+#define NGX_MICRO_API_EVENT_NAMESPACE  "go.micro.evt"   /* go-micro's */
 
 #define NGX_MICRO_API_RESOLVE_MICRO  0
 #define NGX_MICRO_API_RESOLVE_PATH   1
@@ -47,6 +52,8 @@ typedef struct {
     ngx_uint_t                 handler;      /* micro_api handler= */
     ngx_http_handler_pt        proxy;        /* handler=proxy: its own */
     ngx_uint_t                 resolver;
+    ngx_str_t                  prefix;       /* handler=event: paths
+                                                below it */
     ngx_array_t               *rpc;          /* micro_rpc: namespaces */
     size_t                     max_reply_size;
     ngx_http_upstream_conf_t   upstream;
@@ -82,6 +89,9 @@ ngx_int_t ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body);
 void ngx_micro_api_body_handler(ngx_http_request_t *r);
 ngx_int_t ngx_micro_api_dispatch(ngx_http_request_t *r,
     ngx_micro_api_ctx_t *ctx);
+
+/* ngx_micro_api_event.c */
+ngx_int_t ngx_micro_api_event_handler(ngx_http_request_t *r);
 
 /* ngx_micro_api_query.c */
 ngx_int_t ngx_micro_api_query_next(ngx_pool_t *pool, u_char **pos,

@@ -367,6 +367,40 @@ ngx_micro_api_goapi_request(ngx_http_request_t *r, ngx_str_t *body,
 }
 
 
+ngx_int_t
+ngx_micro_api_goapi_event(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *id, time_t timestamp, ngx_str_t *data, ngx_str_t *out)
+{
+    u_char       *p;
+    size_t        size;
+    ngx_array_t   header;
+
+    if (ngx_array_init(&header, r->pool, 16, sizeof(ngx_micro_api_pair_t))
+        != NGX_OK
+        || ngx_micro_api_header_pairs(r, &header) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    size = ngx_micro_api_string_size(name) + ngx_micro_api_string_size(id)
+           + 1 + micro_varint_size((uint64_t) timestamp)
+           + ngx_micro_api_map_size(&header)
+           + ngx_micro_api_string_size(data);
+    p = ngx_pnalloc(r->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    out->data = p;
+    p = ngx_micro_api_put_string(p, 1, name);
+    p = ngx_micro_api_put_string(p, 2, id);
+    *p++ = (u_char) ((3 << 3) | MICRO_WIRE_VARINT);
+    p += micro_varint_put(p, (uint64_t) timestamp);
+    p = ngx_micro_api_put_map(p, 4, &header);
+    p = ngx_micro_api_put_string(p, 5, data);
+    out->len = p - out->data;
+    return NGX_OK;
+}
+
+
 /* --- the reply ----------------------------------------------------------- */
 
 /* The next field at *pp; NGX_DONE at end, NGX_ERROR when malformed. */

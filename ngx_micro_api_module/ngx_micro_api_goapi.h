@@ -20,6 +20,13 @@ ngx_int_t ngx_micro_api_goapi_request(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t *out);
 
 /*
+ * go-micro's event handler's message: a go.api.Event (name, id,
+ * timestamp in seconds, the request's headers, data: the body) into *out.
+ */
+ngx_int_t ngx_micro_api_goapi_event(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *id, time_t timestamp, ngx_str_t *data, ngx_str_t *out);
+
+/*
  * A go.api.Response made the reply: status (0 is 200), headers (those
  * NGINX sets itself are left out), Content-Type (application/json unless
  * given); *body points into data. NGX_DECLINED when it does not parse or

@@ -47,6 +47,7 @@ static ngx_conf_enum_t  ngx_micro_api_handlers[] = {
     { ngx_string("rpc"), NGX_MICRO_API_HANDLER_RPC },
     { ngx_string("api"), NGX_MICRO_API_HANDLER_API },
     { ngx_string("proxy"), NGX_MICRO_API_HANDLER_PROXY },
+    { ngx_string("event"), NGX_MICRO_API_HANDLER_EVENT },
     { ngx_null_string, 0 }
 };
 
@@ -286,6 +287,12 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_micro_api_loc_conf_t  *prev = parent;
     ngx_micro_api_loc_conf_t  *conf = child;
 
+    /* events go to go.micro.evt unless their own location says */
+    if (conf->namespace.data == NULL && conf->enabled
+        && conf->handler == NGX_MICRO_API_HANDLER_EVENT)
+    {
+        ngx_str_set(&conf->namespace, NGX_MICRO_API_EVENT_NAMESPACE);
+    }
     ngx_conf_merge_str_value(conf->namespace, prev->namespace,
                              NGX_MICRO_API_DEFAULT_NAMESPACE);
     ngx_conf_merge_uint_value(conf->resolver, prev->resolver,
@@ -339,7 +346,7 @@ ngx_micro_api_location(ngx_conf_t *cf, ngx_micro_api_loc_conf_t *alcf,
 }
 
 
-/* micro_api [handler=rpc|api|proxy] */
+/* micro_api [handler=rpc|api|proxy|event] */
 static char *
 ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -374,8 +381,8 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
         if (e->name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter "
-                               "\"%V\": expected handler=rpc, handler=api "
-                               "or handler=proxy", &value[1]);
+                               "\"%V\": expected handler=rpc, handler=api, "
+                               "handler=proxy or handler=event", &value[1]);
             return NGX_CONF_ERROR;
         }
         alcf->handler = e->value;
@@ -388,7 +395,15 @@ ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_micro_api_location(cf, alcf, ngx_micro_api_handler);
+    /* events are named below a prefix location: /events/customer/login */
+    if (alcf->handler == NGX_MICRO_API_HANDLER_EVENT) {
+        alcf->prefix = ngx_micro_location_prefix(cf);
+    }
+
+    return ngx_micro_api_location(cf, alcf,
+                                  alcf->handler == NGX_MICRO_API_HANDLER_EVENT
+                                  ? ngx_micro_api_event_handler
+                                  : ngx_micro_api_handler);
 }
 
 

@@ -117,6 +117,15 @@ ngx_int_t ngx_micro_send(ngx_http_request_t *r, ngx_uint_t status,
 /* Does the client ask for JSON (Accept, or a JSON Content-Type)? */
 ngx_uint_t ngx_micro_wants_json(ngx_http_request_t *r) NGX_MICRO_CORE_API;
 
+/* At configuration: the location's prefix without its trailing slashes
+ * (a plain prefix location; empty for "=", regex and named ones). */
+ngx_str_t ngx_micro_location_prefix(ngx_conf_t *cf) NGX_MICRO_CORE_API;
+
+/* uri below prefix (/apps/blog/x below /apps: /blog/x); uri itself when
+ * it is not below it. */
+ngx_str_t ngx_micro_below_prefix(ngx_str_t *uri, ngx_str_t *prefix)
+    NGX_MICRO_CORE_API;
+
 /* A module's variables (a table ending in ngx_http_null_variable) added,
  * as its preconfiguration does. */
 ngx_int_t ngx_micro_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)

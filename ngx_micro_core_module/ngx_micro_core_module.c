@@ -340,6 +340,44 @@ ngx_micro_json_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
 }
 
 
+ngx_str_t
+ngx_micro_location_prefix(ngx_conf_t *cf)
+{
+    ngx_str_t                  prefix = ngx_null_string;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    if (!clcf->named && !clcf->noname && !clcf->exact_match
+#if (NGX_PCRE)
+        && clcf->regex == NULL
+#endif
+       )
+    {
+        prefix = clcf->name;
+        while (prefix.len && prefix.data[prefix.len - 1] == '/') {
+            prefix.len--;
+        }
+    }
+    return prefix;
+}
+
+
+ngx_str_t
+ngx_micro_below_prefix(ngx_str_t *uri, ngx_str_t *prefix)
+{
+    ngx_str_t  rest = *uri;
+
+    if (prefix->len && uri->len >= prefix->len
+        && ngx_strncmp(uri->data, prefix->data, prefix->len) == 0
+        && (uri->len == prefix->len || uri->data[prefix->len] == '/'))
+    {
+        rest.data += prefix->len;
+        rest.len -= prefix->len;
+    }
+    return rest;
+}
+
+
 /*
  * Does the client ask for JSON rather than a page: Accept naming
  * application/json, or (as micro web read it) a JSON Content-Type?

@@ -457,6 +457,25 @@ ngx_micro_registry_stats(ngx_micro_registry_t *r,
 }
 
 
+ngx_int_t
+ngx_micro_registry_command(ngx_micro_registry_t *r, redisCallbackFn *fn,
+    void *data, int argc, const char **argv, const size_t *lens)
+{
+    if (r->cmd == NULL || r->sub == NULL || r->stopping) {
+        return NGX_DECLINED;
+    }
+    return redisAsyncCommandArgv(r->cmd, fn, data, argc, argv, lens)
+           == REDIS_OK ? NGX_OK : NGX_DECLINED;
+}
+
+
+const char *
+ngx_micro_registry_prefix(ngx_micro_registry_t *r)
+{
+    return r->opts.prefix ? r->opts.prefix : "micro:";
+}
+
+
 /* --- connections ---------------------------------------------------------- */
 
 static void

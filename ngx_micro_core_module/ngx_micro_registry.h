@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <hiredis/async.h>
 #include <micro/registry.h>
 #include <micro/snapshot.h>
 
@@ -59,5 +60,18 @@ void ngx_micro_registry_unwait(void *waiter) NGX_MICRO_CORE_API;
  */
 void *ngx_micro_registry_follow(ngx_micro_registry_t *r, ngx_event_t *ev,
     ngx_pool_t *pool) NGX_MICRO_CORE_API;
+
+/*
+ * Sends a command on the worker's Redis connection, after the registry's
+ * own: fn gets the reply, or NULL when the connection is lost first (then
+ * whether Redis ran it is not known). NGX_DECLINED when Redis is not
+ * connected. The key prefix of the URL is the registry's (default
+ * "micro:").
+ */
+ngx_int_t ngx_micro_registry_command(ngx_micro_registry_t *r,
+    redisCallbackFn *fn, void *data, int argc, const char **argv,
+    const size_t *lens) NGX_MICRO_CORE_API;
+const char *ngx_micro_registry_prefix(ngx_micro_registry_t *r)
+    NGX_MICRO_CORE_API;
 
 #endif

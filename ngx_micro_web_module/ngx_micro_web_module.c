@@ -386,16 +386,7 @@ ngx_micro_web_resolve(ngx_http_request_t *r)
 
     } else {
         /* below the location's prefix, when it has one */
-        uri = r->uri;
-        if (wlcf->prefix.len && uri.len >= wlcf->prefix.len
-            && ngx_strncmp(uri.data, wlcf->prefix.data, wlcf->prefix.len)
-               == 0
-            && (uri.len == wlcf->prefix.len
-                || uri.data[wlcf->prefix.len] == '/'))
-        {
-            uri.data += wlcf->prefix.len;
-            uri.len -= wlcf->prefix.len;
-        }
+        uri = ngx_micro_below_prefix(&r->uri, &wlcf->prefix);
         if (micro_resolve_web((char *) uri.data, uri.len,
                               (char *) wlcf->namespace.data, (char *) service,
                               sizeof(service), &rest, &rest_len)
@@ -459,21 +450,9 @@ ngx_micro_web(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /* apps are named below a prefix location: /apps/blog/ -> blog */
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    if (!clcf->named && !clcf->noname && !clcf->exact_match
-#if (NGX_PCRE)
-        && clcf->regex == NULL
-#endif
-       )
-    {
-        wlcf->prefix = clcf->name;
-        while (wlcf->prefix.len && wlcf->prefix.data[wlcf->prefix.len - 1]
-                                   == '/')
-        {
-            wlcf->prefix.len--;
-        }
-    }
+    wlcf->prefix = ngx_micro_location_prefix(cf);
 
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_micro_web_handler;
     return NGX_CONF_OK;
 }

@@ -265,7 +265,7 @@ like($msg, qr/"proxy_pass" directive is duplicate in .*bad\.conf:\d+/,
 
 ($good, $msg) = $t->nginx_test(bad_location(
     '            micro_api handler=grpc;'), 'bad.conf');
-like($msg, qr/invalid parameter "handler=grpc": expected handler=rpc, handler=api or handler=proxy in .*bad\.conf:\d+/,
+like($msg, qr/invalid parameter "handler=grpc": expected handler=rpc, handler=api, handler=proxy or handler=event in .*bad\.conf:\d+/,
      'an unknown handler: nginx -t names it') or diag($msg);
 
 $t->done;

@@ -60,6 +60,13 @@ ok(MicroTest::wait_until(sub { MicroTest::read_file($t->dir . '/access.log')
     request => { name => 'John' } }));
 is("$code $j->{msg}", '200 Hello John', '/rpc reaches an SRV service');
 
+($code, $j) = call(POST => "$api/events/customer/login",
+                   '{"customerId":"c42"}');
+like("$code $j->{id}", qr/^200 go\.micro\.evt\.customer-login-/,
+     '/events/customer/login publishes to go.micro.evt.customer');
+like($t->redis_cli('XRANGE', 'micro:topic:go.micro.evt.customer', '-', '+'),
+     qr/\Q$j->{id}\E/, 'and Redis has it');
+
 ($code, $j) = call(GET => "$api/example/call?name=John");
 is("$code $j->{message}", '200 got your request John',
    '/example/call through the api handler');

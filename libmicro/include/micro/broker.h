@@ -81,6 +81,9 @@ void micro_broker_free(micro_broker_t *b);
 int micro_broker_publish(micro_broker_t *b, const char *topic,
     const micro_message_t *m, char *id, size_t id_size);
 
+/* A new message id: a UUID (version 4), 36 characters and a NUL. */
+void micro_message_id(char out[37]);
+
 /*
  * A handler returns 0 when done with the message: it is acknowledged
  * (unless manual_ack). Anything else gives it back at once, for another

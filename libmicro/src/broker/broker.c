@@ -246,6 +246,13 @@ micro_broker_xadd(micro_broker_t *b, redisContext *c, const char *key,
 }
 
 
+void
+micro_message_id(char out[37])
+{
+    micro_uuid(out);
+}
+
+
 /* The message's header as JSON with Micro-Id and Micro-Topic, and the id. */
 static char *
 micro_broker_header_json(const micro_message_t *m, const char *topic,
