@@ -203,12 +203,16 @@ demo: all
 bench: all $(BUILD)/bench/registry_bench $(BUILD)/bench/transcode_bench
 	$(BUILD)/bench/registry_bench
 	$(BUILD)/bench/transcode_bench $(GEN)/proto/services.pb
-	@failed=; for b in rpc gateway callgrind handlers web scale slow; do \
+	@failed=; for b in rpc gateway callgrind handlers web broker scale slow; do \
 	    bash bench/$$b.sh || failed="$$failed $$b"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "bench failed:$$failed"; exit 1; fi
 
 $(BUILD)/bench/transcode_bench: bench/transcode_bench.c $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
+
+$(BUILD)/bench/broker_bench: bench/broker_bench.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS)
 

@@ -606,6 +606,7 @@ sub stop_all {
 # leave behind); everything else KILL.
 sub kill_all {
     my ($self) = @_;
+    $_->() for @{ $self->{cleanups} || [] };  # what spawn did not start
     for my $pid (keys %{ $self->{procs} }) {
         $self->stop($pid, $self->{procs}{$pid} eq 'nginx' ? 'TERM' : 'KILL');
     }

@@ -26,6 +26,11 @@ sub new {
                        pid => $pid,
                        ua => HTTP::Tiny->new(timeout => 60) }, $class;
     my $profile = $t->dir . '/chromium';
+    # a test that dies leaves chromium to its driver, which does not stop
+    # it: the browser goes by its profile, which is this test's alone
+    push @{ $t->{cleanups} }, sub {
+        system('pkill', '-KILL', '-f', '--', $profile);
+    };
     my $r = $self->cmd(POST => '/session', { capabilities => { alwaysMatch => {
         browserName => 'chrome',
         'goog:chromeOptions' => {

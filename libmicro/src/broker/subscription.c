@@ -82,6 +82,21 @@ micro_sub_report(micro_subscription_t *s, int code, const char *fmt, ...)
 }
 
 
+/* Redis lost: said once, the connection dropped (the thread reconnects). */
+static void
+micro_sub_lost(micro_subscription_t *s)
+{
+    if (!s->down) {
+        micro_redis_status(s->c, NULL, "subscription");
+        micro_sub_report(s, MICRO_EREDIS, "%s: %s: reconnecting", s->topic,
+                         micro_error_detail());
+        s->down = 1;
+    }
+    redisFree(s->c);
+    s->c = NULL;
+}
+
+
 /* A command on the subscription's connection; NULL (and the connection
  * dropped) when Redis is lost, replies with errors are returned. */
 static redisReply *
@@ -97,14 +112,7 @@ micro_sub_command(micro_subscription_t *s, const char *fmt, ...)
     reply = redisvCommand(s->c, fmt, ap);
     va_end(ap);
     if (reply == NULL) {
-        if (!s->down) {
-            micro_redis_status(s->c, NULL, "subscription");
-            micro_sub_report(s, MICRO_EREDIS, "%s: %s: reconnecting",
-                             s->topic, micro_error_detail());
-            s->down = 1;
-        }
-        redisFree(s->c);
-        s->c = NULL;
+        micro_sub_lost(s);
     }
     return reply;
 }
@@ -186,7 +194,11 @@ micro_sub_release(micro_subscription_t *s, const char *entry)
 }
 
 
-static void
+/*
+ * Hands one entry to the handler. 1 when it is to be acknowledged (the
+ * caller does, one XACK for a whole read), 0 when it is dealt with.
+ */
+static int
 micro_sub_deliver(micro_subscription_t *s, const redisReply *e, int count)
 {
     int               rc;
@@ -195,7 +207,7 @@ micro_sub_deliver(micro_subscription_t *s, const redisReply *e, int count)
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
         || e->element[0]->type != REDIS_REPLY_STRING)
     {
-        return;
+        return 0;
     }
     memset(&d, 0, sizeof(d));
     d.s = s;
@@ -203,22 +215,55 @@ micro_sub_deliver(micro_subscription_t *s, const redisReply *e, int count)
     d.count = count;
     if (atomic_load(&s->stop)) {
         micro_sub_release(s, d.entry);
-        return;
+        return 0;
     }
     if (micro_broker_entry_message(e->element[1], &d.m) != MICRO_OK) {
-        /* no handler can read it: straight to the dead letters' reason */
+        /* no handler can read it, now or after any number of tries */
         micro_sub_report(s, MICRO_EPARSE, "%s: entry %s: %s: acknowledged "
                          "unread", s->topic, d.entry, micro_error_detail());
-        micro_sub_ack(s, d.entry);
-        return;
+        return 1;
     }
     rc = s->handler(&d, s->data);
-    if (rc == 0 && !s->o.manual_ack && !d.acked) {
-        micro_sub_ack(s, d.entry);
-    } else if (rc != 0 && !d.acked) {
-        micro_sub_release(s, d.entry);
-    }
     micro_metadata_free(&d.m.header);
+    if (rc != 0 && !d.acked) {
+        micro_sub_release(s, d.entry);
+        return 0;
+    }
+    return rc == 0 && !s->o.manual_ack && !d.acked;
+}
+
+
+/* One XACK for the entries of a read that were handled. */
+static void
+micro_sub_ack_all(micro_subscription_t *s, const char **ids, size_t n)
+{
+    size_t        i;
+    const char  **argv;
+    redisReply   *reply;
+
+    if (n == 0 || s->c == NULL) {
+        return;
+    }
+    argv = malloc((n + 3) * sizeof(char *));
+    if (argv == NULL) {
+        for (i = 0; i < n; i++) {
+            micro_sub_ack(s, ids[i]);
+        }
+        return;
+    }
+    argv[0] = "XACK";
+    argv[1] = s->key;
+    argv[2] = s->group;
+    memcpy(argv + 3, ids, n * sizeof(char *));
+    reply = redisCommandArgv(s->c, (int) n + 3, argv, NULL);
+    free(argv);
+    if (reply == NULL) {
+        micro_sub_lost(s);
+        return;
+    }
+    if (micro_sub_ok(s, reply, "XACK") != MICRO_OK) {
+        micro_sub_report(s, MICRO_EREDIS, "%s", micro_error_detail());
+    }
 }
 
 
@@ -306,9 +351,10 @@ micro_sub_reclaim(micro_subscription_t *s)
                                     s->group, s->consumer,
                                     s->o.visibility_ms, p->element[0]->str);
         if (claimed && claimed->type == REDIS_REPLY_ARRAY
-            && claimed->elements == 1)
+            && claimed->elements == 1
+            && micro_sub_deliver(s, claimed->element[0], (int) count + 1))
         {
-            micro_sub_deliver(s, claimed->element[0], (int) count + 1);
+            micro_sub_ack(s, claimed->element[0]->element[0]->str);
         }
         if (claimed) {
             freeReplyObject(claimed);
@@ -376,13 +422,19 @@ micro_sub_check_trimmed(micro_subscription_t *s)
 static void
 micro_sub_read(micro_subscription_t *s)
 {
-    size_t       i;
-    redisReply  *reply, *entries;
+    size_t        i, n;
+    redisReply   *reply, *entries;
+    const char  **ids;
 
     reply = micro_sub_command(s, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d "
                               "STREAMS %s >", s->group, s->consumer,
                               s->o.batch, MICRO_SUB_BLOCK_MS, s->key);
     if (reply == NULL) {
+        return;
+    }
+    ids = malloc((size_t) s->o.batch * sizeof(char *));
+    if (ids == NULL) {
+        freeReplyObject(reply);
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -398,10 +450,14 @@ micro_sub_read(micro_subscription_t *s)
                && reply->element[0]->elements == 2)
     {
         entries = reply->element[0]->element[1];
-        for (i = 0; i < entries->elements && s->c; i++) {
-            micro_sub_deliver(s, entries->element[i], 1);
+        for (i = 0, n = 0; i < entries->elements && s->c; i++) {
+            if (micro_sub_deliver(s, entries->element[i], 1)) {
+                ids[n++] = entries->element[i]->element[0]->str;
+            }
         }
+        micro_sub_ack_all(s, ids, n);
     }
+    free(ids);
     freeReplyObject(reply);
 }
 

@@ -36,12 +36,38 @@ micro_random_bytes(void *buf, size_t n)
 }
 
 
+/*
+ * A thread's generator for ids: splitmix64, seeded from the kernel once
+ * (and again after a fork), so an id costs no system call. Ids need to be
+ * unique, not secret.
+ */
+static uint64_t
+micro_id_next(void)
+{
+    uint64_t                   z;
+    static __thread uint64_t   state;
+    static __thread pid_t      owner;
+
+    if (owner != getpid()) {
+        micro_random_bytes(&state, sizeof(state));
+        owner = getpid();
+    }
+    z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+
 void
 micro_uuid(char out[37])
 {
+    uint64_t       x[2];
     unsigned char  b[16];
 
-    micro_random_bytes(b, sizeof(b));
+    x[0] = micro_id_next();
+    x[1] = micro_id_next();
+    memcpy(b, x, sizeof(b));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
