@@ -236,11 +236,11 @@ $(BUILD)/bin/greeter: examples/greeter/main.c $(GEN)/proto/greeter.pb-c.c \
 
 $(BUILD)/bin/customer: examples/customer/main.c \
         $(GEN)/proto/customer.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c \
-        $(BUILD)/libmicro.a
+        $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
 	    $(GEN)/proto/customer.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.c \
-	    $(BUILD)/libmicro.a $(LIB_LIBS)
+	    $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a $(LIB_LIBS)
 
 $(BUILD)/bin/example: examples/example/main.c $(GEN)/proto/api.pb-c.c \
         $(BUILD)/libmicro.a

@@ -5,8 +5,8 @@
  * nested messages, repeated items, a map of labels, an enum, 64-bit ids
  * and Timestamps, made up from the customer id so answers are repeatable.
  * Customer.Login, Customer.UpdateProfile and Customer.PlaceOrder each
- * publish an event (go-micro's go.api.Event as JSON: name, id,
- * timestamp, header, data) to go.micro.evt.customer through the broker
+ * publish an event (go-micro's go.api.Event: name, id, timestamp,
+ * header, data, in protobuf) to go.micro.evt.customer through the broker
  * and answer with its id; examples/audit keeps them.
  *
  *   build/bin/customer [--registry redis://127.0.0.1:6379/0] [--address ...]
@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <micro.h>
 
+#include "api.pb-c.h"
 #include "customer.pb-c.h"
 
 typedef Go__Micro__Srv__Customer__Order           order_t;
@@ -130,38 +131,34 @@ customer_orders(micro_request_t *r, const ProtobufCMessage *in,
 
 
 /*
- * Publishes the event NAME with data (a JSON object, taken) and answers
- * with its id; fails the call when the broker did not store it.
+ * Publishes the event NAME (a go.api.Event in protobuf, as go-micro's
+ * client sends it) with data (a JSON object, taken) and answers with its
+ * id; fails the call when the broker did not store it.
  */
 static int
 customer_event(micro_request_t *r, const char *name, json_t *data,
     ProtobufCMessage *out)
 {
     int                                   rc;
-    char                                  id[MICRO_BROKER_ID_MAX], *json;
-    char                                 *text;
-    json_t                               *event;
-    micro_pair_t                          ct = { "Content-Type",
-                                                 "application/json" };
-    micro_message_t                       m = { { &ct, 1 }, NULL, 0 };
+    char                                  id[37], *text;
+    micro_pair_t                          micro_id = { "Micro-Id", id };
+    micro_metadata_t                      header = { &micro_id, 1 };
+    Go__Api__Event                        ev = GO__API__EVENT__INIT;
     Go__Micro__Srv__Customer__EventReply  *reply = (void *) out;
 
     text = json_dumps(data, JSON_COMPACT);
     json_decref(data);
-    /* go.api.Event's JSON; its id is the message's Micro-Id */
-    event = json_pack("{s:s, s:I, s:{}, s:s}", "name", name, "timestamp",
-                      (json_int_t) time(NULL), "header", "data",
-                      text ? text : "{}");
-    free(text);
-    json = event ? json_dumps(event, JSON_COMPACT) : NULL;
-    json_decref(event);
-    if (json == NULL) {
+    if (text == NULL) {
         return micro_request_fail(r, 500, "out of memory");
     }
-    m.body = json;
-    m.len = strlen(json);
-    rc = micro_broker_publish(broker, EVENT_TOPIC, &m, id, sizeof(id));
-    free(json);
+    micro_message_id(id);
+    ev.name = (char *) name;
+    ev.id = id;
+    ev.timestamp = (int64_t) time(NULL);
+    ev.data = text;
+    rc = micro_broker_publish_pb(broker, EVENT_TOPIC, &ev.base, &header,
+                                 NULL, 0);
+    free(text);
     if (rc != MICRO_OK) {
         return micro_request_fail(r, 503, "event %s not stored: %s", name,
                                   micro_error_detail());

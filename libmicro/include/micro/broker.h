@@ -28,6 +28,8 @@
 
 #include <stddef.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "micro/registry.h"
 #include "micro/service.h"
 
@@ -80,6 +82,15 @@ void micro_broker_free(micro_broker_t *b);
  */
 int micro_broker_publish(micro_broker_t *b, const char *topic,
     const micro_message_t *m, char *id, size_t id_size);
+
+/*
+ * A protobuf-c message published as its bytes, with Content-Type
+ * application/protobuf (go-micro's client default) and the header given
+ * (may be NULL); as micro_broker_publish otherwise.
+ */
+int micro_broker_publish_pb(micro_broker_t *b, const char *topic,
+    const ProtobufCMessage *msg, const micro_metadata_t *header, char *id,
+    size_t id_size);
 
 /* A new message id: a UUID (version 4), 36 characters and a NUL. */
 void micro_message_id(char out[37]);

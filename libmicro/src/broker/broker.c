@@ -389,6 +389,47 @@ micro_broker_publish(micro_broker_t *b, const char *topic,
 }
 
 
+int
+micro_broker_publish_pb(micro_broker_t *b, const char *topic,
+    const ProtobufCMessage *msg, const micro_metadata_t *header, char *id,
+    size_t id_size)
+{
+    int               rc;
+    size_t            i, len;
+    uint8_t          *body;
+    micro_pair_t     *items;
+    micro_message_t   m;
+
+    len = protobuf_c_message_get_packed_size(msg);
+    if (len > b->opts.max_message) {
+        return micro_error_set(MICRO_ETOOBIG, "message of %zu bytes to %s "
+                               "is over the limit of %zu", len, topic,
+                               b->opts.max_message);
+    }
+    body = malloc(len ? len : 1);
+    items = calloc((header ? header->len : 0) + 1, sizeof(micro_pair_t));
+    if (body == NULL || items == NULL) {
+        free(body);
+        free(items);
+        return MICRO_ENOMEM;
+    }
+    protobuf_c_message_pack(msg, body);
+    for (i = 0; header && i < header->len; i++) {
+        items[i] = header->items[i];
+    }
+    items[i].key = "Content-Type";
+    items[i].value = "application/protobuf";
+    m.header.items = items;
+    m.header.len = i + 1;
+    m.body = body;
+    m.len = len;
+    rc = micro_broker_publish(b, topic, &m, id, id_size);
+    free(body);
+    free(items);
+    return rc;
+}
+
+
 /* --- topics and dead letters --------------------------------------------- */
 
 static long long
