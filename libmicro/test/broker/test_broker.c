@@ -331,19 +331,36 @@ test_redelivery(void **state)
 }
 
 
-static int
-one_dead(void *arg)
+/* XLEN of a key, -1 when Redis does not say. */
+static long long
+stream_len(const char *key)
 {
-    int          n;
+    long long    n = -1;
     redisReply  *r;
 
-    (void) arg;
-    r = micro_test_redis_cmd(&fx_redis, "XLEN micro:dead:" TOPIC);
-    n = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    r = micro_test_redis_cmd(&fx_redis, "XLEN %s", key);
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        n = r->integer;
+    }
     if (r) {
         freeReplyObject(r);
     }
     return n;
+}
+
+
+static long long
+topic_len(void)
+{
+    return stream_len("micro:topic:" TOPIC);
+}
+
+
+static int
+one_dead(void *arg)
+{
+    (void) arg;
+    return stream_len("micro:dead:" TOPIC) == 1;
 }
 
 
@@ -426,23 +443,6 @@ test_retention(void **state)
     freeReplyObject(r);
     sink_free(&k);
     micro_broker_free(b);
-}
-
-
-static long long
-topic_len(void)
-{
-    long long    n = -1;
-    redisReply  *r;
-
-    r = micro_test_redis_cmd(&fx_redis, "XLEN micro:topic:" TOPIC);
-    if (r && r->type == REDIS_REPLY_INTEGER) {
-        n = r->integer;
-    }
-    if (r) {
-        freeReplyObject(r);
-    }
-    return n;
 }
 
 
