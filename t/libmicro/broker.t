@@ -66,6 +66,20 @@ like($out, qr/^go\.micro\.evt\.py\t1\t0\tname:cli\t0\t0\t0$/m,
 like($out, qr/^go\.micro\.evt\.py2\t1\t0\tqueue:q\t1\t0\t0$/m,
      'and the Python queue member');
 
+# a dead letter, as a subscriber leaves one, replayed by the CLI
+$t->redis_cli('XADD', 'micro:dead:go.micro.evt.py2', '*', 'header',
+    '{"Micro-Id":"dead-1","Micro-Topic":"go.micro.evt.py2"}', 'body', '{}',
+    'group', 'queue:q', 'entry', '1-0', 'deliveries', '5');
+($rc, $out) = $t->micro('topics');
+like($out, qr/^go\.micro\.evt\.py2\t1\t1\t/m, 'micro topics counts it');
+($rc, $out) = $t->micro('replay', 'go.micro.evt.py2');
+like($out, qr/^1 dead letters of go\.micro\.evt\.py2 published again$/,
+     'micro replay publishes it again');
+($rc, $out) = python('subscribe', 'go.micro.evt.py2', 'q', 1);
+is(eval { decode_json($out)->{id} }, 'dead-1', 'with its Micro-Id');
+is($t->redis_cli('XLEN', 'micro:dead:go.micro.evt.py2') + 0, 0,
+   'and it is no longer a dead letter');
+
 ($rc, undef, $err) = $t->micro('publish', 'go.micro.evt.x', '{oops');
 is($rc, 2, 'micro publish refuses what is not JSON');
 like($err, qr/not JSON/, 'and says so');
