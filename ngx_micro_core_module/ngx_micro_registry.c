@@ -41,6 +41,9 @@ struct ngx_micro_registry_s {
     ngx_log_t                 *log;
     redisAsyncContext         *cmd;
     redisAsyncContext         *sub;
+    redisAsyncContext         *pub;          /* others' commands (events),
+                                                opened on first use, so a
+                                                reload cannot hold them */
     micro_snapshot_t          *snapshot;
     micro_snapshot_t          *loading;      /* a full reload under way */
     ngx_uint_t                 pending;      /* its outstanding replies */
@@ -66,6 +69,7 @@ static void ngx_micro_registry_cleanup(void *data);
 static void ngx_micro_registry_reload(ngx_micro_registry_t *r);
 static void ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why);
 static void ngx_micro_registry_changed(ngx_micro_registry_t *r);
+static redisAsyncContext *ngx_micro_registry_open(ngx_micro_registry_t *r);
 
 
 /* --- hiredis on NGINX's event loop ---------------------------------------- */
@@ -342,6 +346,9 @@ ngx_micro_registry_stop(ngx_micro_registry_t *r)
     if (r->sub) {
         redisAsyncFree(r->sub);
     }
+    if (r->pub) {
+        redisAsyncFree(r->pub);
+    }
     micro_snapshot_free(r->loading);
     r->loading = NULL;
     micro_snapshot_free(r->snapshot);
@@ -464,7 +471,13 @@ ngx_micro_registry_command(ngx_micro_registry_t *r, redisCallbackFn *fn,
     if (r->cmd == NULL || r->sub == NULL || r->stopping) {
         return NGX_DECLINED;
     }
-    return redisAsyncCommandArgv(r->cmd, fn, data, argc, argv, lens)
+    if (r->pub == NULL) {
+        r->pub = ngx_micro_registry_open(r);
+        if (r->pub == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+    return redisAsyncCommandArgv(r->pub, fn, data, argc, argv, lens)
            == REDIS_OK ? NGX_OK : NGX_DECLINED;
 }
 
@@ -501,6 +514,12 @@ ngx_micro_registry_lost(ngx_micro_registry_t *r, const char *why)
         r->sub = NULL;
         redisAsyncFree(ac);
     }
+    if (r->pub) {
+        redisAsyncContext  *ac = r->pub;
+
+        r->pub = NULL;
+        redisAsyncFree(ac);
+    }
     micro_snapshot_free(r->loading);
     r->loading = NULL;
     r->pending = 0;
@@ -516,7 +535,12 @@ ngx_micro_registry_on_disconnect(const redisAsyncContext *ac, int status)
 {
     ngx_micro_registry_t  *r = ac->data;
 
-    /* hiredis frees ac after this returns */
+    /* hiredis frees ac after this returns; the others' connection alone
+     * is opened again on its next use */
+    if (r->pub == ac) {
+        r->pub = NULL;
+        return;
+    }
     if (r->cmd == ac) {
         r->cmd = NULL;
     } else if (r->sub == ac) {
@@ -536,6 +560,10 @@ ngx_micro_registry_on_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after a failed connect */
+        if (r->pub == ac) {
+            r->pub = NULL;
+            return;
+        }
         if (r->cmd == ac) {
             r->cmd = NULL;
         } else if (r->sub == ac) {

@@ -62,10 +62,11 @@ void *ngx_micro_registry_follow(ngx_micro_registry_t *r, ngx_event_t *ev,
     ngx_pool_t *pool) NGX_MICRO_CORE_API;
 
 /*
- * Sends a command on the worker's Redis connection, after the registry's
- * own: fn gets the reply, or NULL when the connection is lost first (then
- * whether Redis ran it is not known). NGX_DECLINED when Redis is not
- * connected. The key prefix of the URL is the registry's (default
+ * Sends a command on the worker's connection to the registry's Redis for
+ * others' commands (opened on first use, beside the registry's own, so a
+ * reload of the registry does not hold it up): fn gets the reply, or NULL
+ * when the connection is lost first (then whether Redis ran it is not
+ * known). NGX_DECLINED when Redis is not connected. The key prefix of the URL is the registry's (default
  * "micro:").
  */
 ngx_int_t ngx_micro_registry_command(ngx_micro_registry_t *r,
