@@ -553,10 +553,12 @@ ok($t->every_worker("$gw/registry", 2, sub { $_[0]{registry}{connected} },
 ok(MicroTest::wait_until(sub {
     ($t->micro('get', 'service', 'go.micro.srv.greeter'))[0] == 0 },
     'greeter back'), 'the greeter is in the restarted Redis again');
-like(MicroTest::read_file($t->dir . "/greeter-" . (split /:/, $g_addr)[1]
-                          . '.log'),
-     qr/heartbeat: "go\.micro\.srv\.greeter" (is gone from the registry; registering it again|registered again)/,
-     'by its heartbeat noticing, which says so');
+# "registered again" is written after the registration: wait for it
+my $hb_log = $t->dir . "/greeter-" . (split /:/, $g_addr)[1] . '.log';
+ok(MicroTest::wait_until(sub {
+    MicroTest::read_file($hb_log) =~ /heartbeat: "go\.micro\.srv\.greeter" (is gone from the registry; registering it again|registered again)/
+}, 'heartbeat log'), 'by its heartbeat noticing, which says so')
+    or diag(MicroTest::read_file($hb_log));
 my (undef, $back) = $t->service('testsrv', '--name', 'go.micro.srv.back');
 ok($t->every_worker("$gw/registry", 2,
     sub { $_[0]{services}{'go.micro.srv.back'} }, 'followed again'),
