@@ -118,11 +118,7 @@ wait_port "$greeter"
 wait_port "$gw"
 for url in "http://127.0.0.1:$gw/greeter/say/hello" \
            "http://127.0.0.1:$gw/events/customer/login"; do
-    for _ in $(seq 1 500); do
-        curl -sf -H 'Content-Type: application/json' -d '{"name":"John"}' \
-            "$url" >/dev/null && break
-        sleep 0.02
-    done
+    wait_answer "$url" -H 'Content-Type: application/json' -d '{"name":"John"}'
 done
 h=$(median run_wrk -s bench/greeter-json.lua \
         "http://127.0.0.1:$gw/greeter/say/hello")

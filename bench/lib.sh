@@ -33,6 +33,19 @@ wait_port() {
     exit 1
 }
 
+# wait_answer URL [curl options]: waits (bounded) until URL answers 2xx,
+# a gateway having loaded its registry; fails the script otherwise.
+wait_answer() {
+    local url=$1
+    shift
+    for _ in $(seq 1 500); do
+        curl -sf "$@" "$url" >/dev/null && return 0
+        sleep 0.02
+    done
+    echo "no 2xx answer from $url" >&2
+    exit 1
+}
+
 start_redis() {
     redis=$(free_port 26379)
     redis-server --port "$redis" --bind 127.0.0.1 --save '' --appendonly no \

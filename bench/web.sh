@@ -88,10 +88,7 @@ hello="/greeter/say/hello?name=John"
 for url in "http://127.0.0.1:$plain/demo/x" "http://127.0.0.1:$plain$hello" \
            "http://127.0.0.1:$counted$hello" \
            "http://127.0.0.1:$plain/echo/info"; do
-    for _ in $(seq 1 500); do
-        curl -sf "$url" >/dev/null && break
-        sleep 0.02
-    done
+    wait_answer "$url"
 done
 
 # WebSocket echo on core 0, as wrk's rows: "messages/s p50 p99"

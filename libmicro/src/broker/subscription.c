@@ -48,6 +48,8 @@ struct micro_subscription_s {
     int                         down;        /* an outage was reported */
     int64_t                     next_reclaim;
     int64_t                     next_check;
+    const char                **acks;        /* a read's handled ids */
+    const char                **xack;        /* XACK KEY GROUP ids... */
     char                        trimmed[48]; /* position of the last loss
                                                 reported */
 };
@@ -168,13 +170,22 @@ micro_sub_connect(micro_subscription_t *s)
 }
 
 
+/* One XACK for n entries (at most a batch of them). */
 static void
-micro_sub_ack(micro_subscription_t *s, const char *entry)
+micro_sub_ack(micro_subscription_t *s, const char **ids, size_t n)
 {
     redisReply  *reply;
 
-    reply = micro_sub_command(s, "XACK %s %s %s", s->key, s->group, entry);
-    if (micro_sub_ok(s, reply, "XACK") != MICRO_OK && s->c) {
+    if (n == 0 || s->c == NULL) {
+        return;
+    }
+    memcpy(s->xack + 3, ids, n * sizeof(char *));
+    reply = redisCommandArgv(s->c, (int) n + 3, s->xack, NULL);
+    if (reply == NULL) {
+        micro_sub_lost(s);
+        return;
+    }
+    if (micro_sub_ok(s, reply, "XACK") != MICRO_OK) {
         micro_sub_report(s, MICRO_EREDIS, "%s", micro_error_detail());
     }
 }
@@ -233,40 +244,6 @@ micro_sub_deliver(micro_subscription_t *s, const redisReply *e, int count)
 }
 
 
-/* One XACK for the entries of a read that were handled. */
-static void
-micro_sub_ack_all(micro_subscription_t *s, const char **ids, size_t n)
-{
-    size_t        i;
-    const char  **argv;
-    redisReply   *reply;
-
-    if (n == 0 || s->c == NULL) {
-        return;
-    }
-    argv = malloc((n + 3) * sizeof(char *));
-    if (argv == NULL) {
-        for (i = 0; i < n; i++) {
-            micro_sub_ack(s, ids[i]);
-        }
-        return;
-    }
-    argv[0] = "XACK";
-    argv[1] = s->key;
-    argv[2] = s->group;
-    memcpy(argv + 3, ids, n * sizeof(char *));
-    reply = redisCommandArgv(s->c, (int) n + 3, argv, NULL);
-    free(argv);
-    if (reply == NULL) {
-        micro_sub_lost(s);
-        return;
-    }
-    if (micro_sub_ok(s, reply, "XACK") != MICRO_OK) {
-        micro_sub_report(s, MICRO_EREDIS, "%s", micro_error_detail());
-    }
-}
-
-
 /* The message moves to the dead letters, with where it came from. */
 static void
 micro_sub_bury(micro_subscription_t *s, const char *entry, long long count)
@@ -313,7 +290,7 @@ micro_sub_bury(micro_subscription_t *s, const char *entry, long long count)
                          "dead letters", s->topic, entry, count);
     }
     freeReplyObject(reply);
-    micro_sub_ack(s, entry);
+    micro_sub_ack(s, &entry, 1);
 }
 
 
@@ -354,7 +331,8 @@ micro_sub_reclaim(micro_subscription_t *s)
             && claimed->elements == 1
             && micro_sub_deliver(s, claimed->element[0], (int) count + 1))
         {
-            micro_sub_ack(s, claimed->element[0]->element[0]->str);
+            micro_sub_ack(s, (const char **) &claimed->element[0]
+                                 ->element[0]->str, 1);
         }
         if (claimed) {
             freeReplyObject(claimed);
@@ -424,17 +402,11 @@ micro_sub_read(micro_subscription_t *s)
 {
     size_t        i, n;
     redisReply   *reply, *entries;
-    const char  **ids;
 
     reply = micro_sub_command(s, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d "
                               "STREAMS %s >", s->group, s->consumer,
                               s->o.batch, MICRO_SUB_BLOCK_MS, s->key);
     if (reply == NULL) {
-        return;
-    }
-    ids = malloc((size_t) s->o.batch * sizeof(char *));
-    if (ids == NULL) {
-        freeReplyObject(reply);
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -452,12 +424,11 @@ micro_sub_read(micro_subscription_t *s)
         entries = reply->element[0]->element[1];
         for (i = 0, n = 0; i < entries->elements && s->c; i++) {
             if (micro_sub_deliver(s, entries->element[i], 1)) {
-                ids[n++] = entries->element[i]->element[0]->str;
+                s->acks[n++] = entries->element[i]->element[0]->str;
             }
         }
-        micro_sub_ack_all(s, ids, n);
+        micro_sub_ack(s, s->acks, n);
     }
-    free(ids);
     freeReplyObject(reply);
 }
 
@@ -549,6 +520,8 @@ micro_sub_free(micro_subscription_t *s)
     free(s->key);
     free(s->dead);
     free(s->group);
+    free(s->acks);
+    free(s->xack);
     free(s);
 }
 
@@ -634,7 +607,16 @@ micro_broker_subscribe(micro_broker_t *b, const char *topic,
     s->data = data;
     rc = micro_sub_names(s, b, topic);
     if (rc == MICRO_OK) {
-        rc = micro_sub_connect(s);
+        s->acks = malloc((size_t) s->o.batch * sizeof(char *));
+        s->xack = malloc(((size_t) s->o.batch + 3) * sizeof(char *));
+        if (s->acks == NULL || s->xack == NULL) {
+            rc = MICRO_ENOMEM;
+        } else {
+            s->xack[0] = "XACK";
+            s->xack[1] = s->key;
+            s->xack[2] = s->group;
+            rc = micro_sub_connect(s);
+        }
     }
     if (rc == MICRO_OK) {
         rc = micro_sub_group(s, s->o.from_start ? "0" : "$");
@@ -714,7 +696,7 @@ int
 micro_delivery_ack(micro_delivery_t *d)
 {
     if (!d->acked) {
-        micro_sub_ack(d->s, d->entry);
+        micro_sub_ack(d->s, &d->entry, 1);
         d->acked = 1;
     }
     return d->s->c ? MICRO_OK : MICRO_EREDIS;
