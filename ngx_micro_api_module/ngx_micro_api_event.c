@@ -20,7 +20,10 @@
 #include "ngx_micro_error.h"
 #include "ngx_micro_registry.h"
 
-#define NGX_MICRO_EVENT_RETENTION  "100000"   /* as libmicro's default */
+/* libmicro's defaults, as XADD's argument */
+#define NGX_MICRO_STR(x)           NGX_MICRO_STR_(x)
+#define NGX_MICRO_STR_(x)          #x
+#define NGX_MICRO_EVENT_RETENTION  NGX_MICRO_STR(MICRO_BROKER_RETENTION)
 
 
 /*
@@ -238,7 +241,7 @@ ngx_micro_api_publish(ngx_http_request_t *r, ngx_str_t *topic,
     if (event.len > MICRO_BROKER_MAX_MESSAGE) {
         return ngx_micro_error_send(r, NGX_MICRO_API_ID,
                                     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                    "the event is over the broker's 1 MiB");
+                                    "the event is over the broker's limit");
     }
 
     prefix = ngx_micro_registry_prefix(cmcf->registry);
@@ -252,9 +255,9 @@ ngx_micro_api_publish(ngx_http_request_t *r, ngx_str_t *topic,
     p = ngx_sprintf(key.data, "%stopic:%V", prefix, topic);
     key.len = p - key.data;
     /* the names are checked: none needs JSON escaping */
-    p = ngx_sprintf(header.data, "{\"Micro-Id\":\"%V\",\"Micro-Topic\":"
-                    "\"%V\",\"Content-Type\":\"application/protobuf\"}",
-                    &pub->id, topic);
+    p = ngx_sprintf(header.data, "{\"" MICRO_BROKER_HEADER_ID "\":\"%V\",\""
+                    MICRO_BROKER_HEADER_TOPIC "\":\"%V\",\"Content-Type\":"
+                    "\"application/protobuf\"}", &pub->id, topic);
     header.len = p - header.data;
 
     argv[0] = "XADD";
