@@ -86,12 +86,12 @@ sub text {
 
 # The texts of the elements matching a CSS selector, read in one script
 # run: a page that redraws between a find and a read makes an element id
-# stale, this cannot. Runs of blanks become one space (a table row's cells
-# read as "a b c", as WebDriver's own text gives them).
+# stale, this cannot. The tab between a table row's cells becomes a
+# space, as in WebDriver's own text ("a b c"); nothing else is changed.
 sub texts {
     my ($self, $css) = @_;
     return @{ $self->script('return Array.from(document.querySelectorAll('
-        . 'arguments[0]), (e) => e.innerText.replace(/[ \\t]+/g, " ")'
+        . 'arguments[0]), (e) => e.innerText.replace(/\\t/g, " ")'
         . '.trim())', $css) };
 }
 
