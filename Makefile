@@ -22,7 +22,8 @@ WARNINGS    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes
 GEN         := $(BUILD)/gen
 LIB_CFLAGS  := $(CFLAGS) $(WARNINGS) -std=gnu11 -fPIC -pthread \
                -Ilibmicro/include -Ilibmicro/src -I$(GEN) $(EXTRA_CFLAGS)
-LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -luv -lhttp_parser -lm -pthread
+LIB_LIBS    := -lhiredis -ljansson -lprotobuf-c -luv -lhttp_parser -lnghttp2 \
+               -lm -pthread
 PROTO_INC   := /usr/include
 LDFLAGS     += $(EXTRA_LDFLAGS)
 

@@ -30,6 +30,7 @@ typedef enum {
     MICRO_ETRIMMED = -12,   /* broker: messages removed by retention before
                              * a subscriber read them */
     MICRO_ETOOBIG = -13,    /* a message over its limit */
+    MICRO_EEND = -14,       /* a stream's peer sent its last message */
     MICRO_EREMOTE = -20     /* the service answered with an error */
 } micro_errno_t;
 

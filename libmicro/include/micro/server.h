@@ -28,6 +28,7 @@
 
 #include "micro/broker.h"
 #include "micro/service.h"
+#include "micro/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,9 @@ typedef struct {
     int                 idle_timeout_ms;  /* a kept connection waits for
                                              its next request; 75 s */
     int                 max_connections;  /* open at once; default 1024 */
+    int                 keepalive_ms;     /* gRPC: ping a connection this
+                                             often, close it when the ack
+                                             is not back in 20 s; 0: off */
     micro_metadata_t    metadata;    /* node metadata */
 } micro_server_options_t;
 
@@ -73,7 +77,8 @@ void micro_server_options_init(micro_server_options_t *o, const char *name);
 /*
  * Reads --registry URL, --address HOST:PORT, --advertise HOST:PORT,
  * --version V, --ttl SECONDS, --threads N, --workers N, --read-timeout
- * SECONDS, --idle-timeout SECONDS, --max-connections N from argv (both
+ * SECONDS, --idle-timeout SECONDS, --max-connections N, --keepalive
+ * SECONDS from argv (both
  * "--opt v" and "--opt=v"). Returns 0, or -1 after printing usage.
  */
 int micro_server_options_args(micro_server_options_t *o, int argc,
@@ -85,6 +90,23 @@ void micro_server_free(micro_server_t *s);
 int micro_server_handle(micro_server_t *s, const char *endpoint,
     const ProtobufCMessageDescriptor *request,
     const ProtobufCMessageDescriptor *response, micro_handler_t handler,
+    void *data);
+
+/*
+ * A stream handler serves a server-streaming, client-streaming or
+ * bidirectional endpoint over gRPC: it reads requests with
+ * micro_stream_recv() (as the request type) and sends replies with
+ * micro_stream_send() (the response type) until it returns: 0 ends the
+ * call with OK, micro_request_fail() with that error. Each open stream
+ * has a thread of its own, so the handler may block. The registry lists
+ * the endpoint with stream=true; over the micro transport it answers 400.
+ */
+typedef int (*micro_stream_handler_t)(micro_request_t *r, micro_stream_t *st,
+    void *data);
+
+int micro_server_handle_stream(micro_server_t *s, const char *endpoint,
+    const ProtobufCMessageDescriptor *request,
+    const ProtobufCMessageDescriptor *response, micro_stream_handler_t handler,
     void *data);
 
 /*
@@ -129,6 +151,16 @@ const char *micro_server_address(micro_server_t *s);
 /* A request header (metadata), case-insensitive; NULL when absent. */
 const char *micro_request_header(micro_request_t *r, const char *name);
 const char *micro_request_endpoint(micro_request_t *r);
+
+/* A header (metadata) to send back with the reply (gRPC: initial
+ * metadata); 0, or MICRO_EINVAL for a name or value not allowed. */
+int micro_request_set_header(micro_request_t *r, const char *name,
+    const char *value);
+
+/* Whether the caller has gone (cancelled, or its deadline passed), and
+ * the deadline as milliseconds left (-1: none). */
+int micro_request_cancelled(micro_request_t *r);
+int micro_request_remaining_ms(micro_request_t *r);
 
 /* Memory that lives until the reply has been written. */
 void *micro_request_alloc(micro_request_t *r, size_t size);

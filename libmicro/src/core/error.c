@@ -30,6 +30,7 @@ micro_strerror(int code)
     case MICRO_ECONNECT:  return "connection to the service failed";
     case MICRO_ETRIMMED:  return "messages trimmed before they were read";
     case MICRO_ETOOBIG:   return "message too large";
+    case MICRO_EEND:      return "end of stream";
     case MICRO_EREMOTE:   return "the service answered with an error";
     default:              return "unknown error";
     }

@@ -62,6 +62,8 @@ static const struct {
       offsetof(micro_server_options_t, idle_timeout_ms) },
     { "max-connections", MICRO_OPT_INT,
       offsetof(micro_server_options_t, max_connections) },
+    { "keepalive", MICRO_OPT_SECONDS,
+      offsetof(micro_server_options_t, keepalive_ms) },
 };
 
 
@@ -118,7 +120,8 @@ usage:
     fprintf(stderr, "usage: %s [--registry URL] [--address HOST:PORT] "
             "[--advertise HOST:PORT] [--version V] [--ttl SECONDS] "
             "[--threads N] [--workers N] [--read-timeout SECONDS] "
-            "[--idle-timeout SECONDS] [--max-connections N]\n", argv[0]);
+            "[--idle-timeout SECONDS] [--max-connections N] "
+            "[--keepalive SECONDS]\n", argv[0]);
     return -1;
 }
 
@@ -188,11 +191,11 @@ micro_server_free(micro_server_t *s)
 }
 
 
-int
-micro_server_handle(micro_server_t *s, const char *endpoint,
+static int
+micro_server_add(micro_server_t *s, const char *endpoint,
     const ProtobufCMessageDescriptor *request,
     const ProtobufCMessageDescriptor *response, micro_handler_t handler,
-    void *data)
+    micro_stream_handler_t stream, void *data)
 {
     micro_endpoint_handler_t  *eps, *e;
 
@@ -216,9 +219,32 @@ micro_server_handle(micro_server_t *s, const char *endpoint,
     e->request = request;
     e->response = response;
     e->handler = handler;
+    e->stream = stream;
     e->data = data;
     s->nendpoints++;
     return MICRO_OK;
+}
+
+
+int
+micro_server_handle(micro_server_t *s, const char *endpoint,
+    const ProtobufCMessageDescriptor *request,
+    const ProtobufCMessageDescriptor *response, micro_handler_t handler,
+    void *data)
+{
+    return micro_server_add(s, endpoint, request, response, handler, NULL,
+                            data);
+}
+
+
+int
+micro_server_handle_stream(micro_server_t *s, const char *endpoint,
+    const ProtobufCMessageDescriptor *request,
+    const ProtobufCMessageDescriptor *response, micro_stream_handler_t handler,
+    void *data)
+{
+    return micro_server_add(s, endpoint, request, response, NULL, handler,
+                            data);
 }
 
 
@@ -313,6 +339,7 @@ micro_server_service(micro_server_t *s, micro_service_t *svc)
     }
     micro_metadata_set(&svc->nodes[0].metadata, "transport", "http");
     micro_metadata_set(&svc->nodes[0].metadata, "protocol", "mucp");
+    micro_metadata_set(&svc->nodes[0].metadata, "protocols", "mucp,grpc");
     micro_metadata_set(&svc->nodes[0].metadata, "server", "libmicro");
     micro_metadata_set(&svc->nodes[0].metadata, "registry", "redis");
 
@@ -327,7 +354,8 @@ micro_server_service(micro_server_t *s, micro_service_t *svc)
             micro_value_from(e->response, s->endpoints[i].response,
                              s->endpoints[i].response->short_name, 0);
         }
-        micro_metadata_set(&e->metadata, "stream", "false");
+        micro_metadata_set(&e->metadata, "stream",
+                           s->endpoints[i].stream ? "true" : "false");
     }
     svc->endpoints[i].name = strdup("Debug.Health");
     svc->nendpoints = s->nendpoints + 1 + s->nsubscribers;
@@ -457,6 +485,7 @@ micro_io_on_wakeup(uv_async_t *a)
     io->stopping = 1;
     uv_walk(&io->loop, micro_io_close_walk, io);
     io->server->transport->shutdown(io);
+    micro_grpc_server_shutdown(io);
 }
 
 
@@ -689,6 +718,10 @@ micro_server_run(micro_server_t *s)
         uv_thread_join(&s->io[i].thread);
         uv_loop_close(&s->io[i].loop);
         close(s->io[i].fd);
+    }
+    /* stream handlers were told their streams ended; they return */
+    while (__atomic_load_n(&s->streams, __ATOMIC_ACQUIRE) > 0) {
+        usleep(10000);
     }
     uv_loop_close(&s->control);
     return MICRO_OK;

@@ -1,6 +1,7 @@
 /* One request: routing, decoding, the handler, encoding the reply. */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "micro/error.h"
 #include "micro/transcode.h"
+#include "core/clock.h"
 #include "rpc/server_internal.h"
 
 
@@ -111,6 +113,51 @@ micro_request_fail(micro_request_t *r, int code, const char *fmt, ...)
 }
 
 
+int
+micro_request_set_header(micro_request_t *r, const char *name,
+    const char *value)
+{
+    const char  *p;
+
+    for (p = name; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
+              || *p == '.'))
+        {
+            break;
+        }
+    }
+    if (*name == '\0' || *p || strncasecmp(name, "grpc-", 5) == 0
+        || strpbrk(value, "\r\n") != NULL)
+    {
+        return micro_error_set(MICRO_EINVAL, "header \"%s\" cannot be sent",
+                               name);
+    }
+    return micro_metadata_set(&r->reply_headers, name, value);
+}
+
+
+int
+micro_request_cancelled(micro_request_t *r)
+{
+    return __atomic_load_n(&r->cancelled, __ATOMIC_ACQUIRE)
+           || (r->deadline && micro_now_ms() >= r->deadline);
+}
+
+
+int
+micro_request_remaining_ms(micro_request_t *r)
+{
+    int64_t  left;
+
+    if (r->deadline == 0) {
+        return -1;
+    }
+    left = r->deadline - micro_now_ms();
+    return left > 0 ? (int) (left > INT32_MAX ? INT32_MAX : left) : 0;
+}
+
+
 void
 micro_request_free(micro_request_t *r)
 {
@@ -121,6 +168,7 @@ micro_request_free(micro_request_t *r)
         free(r->headers.items[i].value);
     }
     free(r->headers.items);
+    micro_metadata_free(&r->reply_headers);
     for (i = 0; i < r->nblocks; i++) {
         free(r->blocks[i]);
     }
@@ -138,7 +186,7 @@ micro_request_free(micro_request_t *r)
 void
 micro_request_route(micro_request_t *r)
 {
-    size_t           i, len;
+    size_t           len;
     const char      *ct, *name, *service;
     micro_server_t  *s = r->server;
 
@@ -191,6 +239,22 @@ micro_request_route(micro_request_t *r)
                                 "no Micro-Endpoint header");
         return;
     }
+    micro_request_find(r, name);
+    if (r->endpoint && r->endpoint->stream) {
+        micro_request_set_error(r, "go.micro.server", 400, "%s is a stream: "
+                                "call it over gRPC", name);
+    }
+}
+
+
+/* The endpoint called name (Debug.Health: none), or a 404. */
+void
+micro_request_find(micro_request_t *r, const char *name)
+{
+    size_t           i;
+    micro_server_t  *s = r->server;
+
+    r->endpoint_name = name;
     if (strcmp(name, "Debug.Health") == 0) {
         return;
     }

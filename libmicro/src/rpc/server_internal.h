@@ -21,6 +21,7 @@ typedef struct {
     const micro_pb_message_t          *request_type;
     const micro_pb_message_t          *response_type;
     micro_handler_t                    handler;
+    micro_stream_handler_t             stream;      /* or this, over gRPC */
     void                              *data;
 } micro_endpoint_handler_t;
 
@@ -49,6 +50,7 @@ struct micro_io_s {
     int                                paused;
     uint64_t                           backoff;
     void                              *conns;       /* the transport's */
+    void                              *grpc_conns;  /* grpc_server.c's */
 };
 
 struct micro_server_s {
@@ -71,6 +73,8 @@ struct micro_server_s {
     int                                running;
     int                                nconns;      /* atomic: all I/O */
     int                                refusing;    /* atomic: at max */
+    int                                streams;     /* atomic: handlers
+                                                       of streams running */
 };
 
 /* A call, from the transport that read it to the handler and back. */
@@ -88,6 +92,9 @@ struct micro_request_s {
     micro_buf_t                        reply;
     int                                status;      /* 0 until decided */
     micro_rpc_error_t                  error;
+    micro_metadata_t                   reply_headers;
+    int                                cancelled;   /* atomic */
+    int64_t                            deadline;    /* micro_now_ms; 0 */
     void                             **blocks;      /* micro_request_alloc */
     size_t                             nblocks;
     uv_work_t                          work;
@@ -107,6 +114,7 @@ int micro_server_subscribers_list(micro_server_t *s, micro_endpoint_t *eps);
 
 /* server_call.c, for transports: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);
+void micro_request_find(micro_request_t *r, const char *name);
 void micro_request_execute(micro_request_t *r);
 void micro_request_set_error(micro_request_t *r, const char *id, int code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

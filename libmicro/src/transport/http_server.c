@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <http_parser.h>
 
 #include "micro/error.h"
 #include "micro/pb_wire.h"
 #include "rpc/server_internal.h"
+#include "transport/grpc.h"
 
 #define MICRO_SERVER_PIPELINE  64      /* queued requests per connection */
 #define MICRO_SERVER_HEADERS   100     /* headers per request */
@@ -39,6 +41,7 @@ struct micro_conn_s {
     uint64_t                           linger_until;
     uv_shutdown_t                      shutdown;
     int                                reading;
+    int                                served;      /* read HTTP/1.1 */
     int                                header_state; /* 1 field, 2 value */
     micro_buf_t                        field;
     micro_buf_t                        value;
@@ -448,6 +451,27 @@ micro_conn_on_write(uv_write_t *req, int status)
 }
 
 
+/* The handler's headers (micro_request_set_header), "name: value" lines. */
+static int
+micro_conn_write_headers(micro_buf_t *out, const micro_metadata_t *md)
+{
+    size_t  i;
+
+    for (i = 0; i < md->len; i++) {
+        if (micro_buf_append(out, md->items[i].key, strlen(md->items[i].key))
+            != MICRO_OK
+            || micro_buf_append(out, ": ", 2) != MICRO_OK
+            || micro_buf_append(out, md->items[i].value,
+                                strlen(md->items[i].value)) != MICRO_OK
+            || micro_buf_append(out, "\r\n", 2) != MICRO_OK)
+        {
+            return MICRO_ENOMEM;
+        }
+    }
+    return MICRO_OK;
+}
+
+
 /* The status line, headers and body of r, in one buffer. */
 static int
 micro_conn_write(micro_conn_t *c, micro_request_t *r, int last)
@@ -486,6 +510,7 @@ micro_conn_write(micro_conn_t *c, micro_request_t *r, int last)
                 || micro_buf_append(&out, r->reply.data, r->reply.len)
                    != MICRO_OK
                 || micro_buf_append(&out, "\r\n", 2) != MICRO_OK))
+        || micro_conn_write_headers(&out, &r->reply_headers) != MICRO_OK
         || micro_buf_append(&out, "\r\n", 2) != MICRO_OK
         || micro_buf_append(&out, r->reply.data, r->reply.len) != MICRO_OK)
     {
@@ -584,6 +609,44 @@ micro_conn_reject(micro_conn_t *c)
 }
 
 
+/* A connection's first bytes are HTTP/2's preface (or the start of it). */
+static int
+micro_conn_is_http2(const char *data, size_t len)
+{
+    if (len > MICRO_GRPC_PREFACE_LEN) {
+        len = MICRO_GRPC_PREFACE_LEN;
+    }
+    return len >= 4 && memcmp(data, MICRO_GRPC_PREFACE, len) == 0;
+}
+
+
+/*
+ * gRPC on this port: the gRPC transport takes the socket (a duplicate of
+ * its descriptor, as a handle cannot move) with the bytes read so far,
+ * and this connection closes without touching the socket itself.
+ */
+static void
+micro_conn_hand_over(micro_conn_t *c, const char *data, size_t len)
+{
+    int  fd = -1;
+
+    uv_read_stop((uv_stream_t *) &c->tcp);
+    c->reading = 0;
+    if (uv_fileno((uv_handle_t *) &c->tcp, &fd) == 0) {
+        fd = dup(fd);
+    }
+    if (fd < 0 || micro_grpc_server_adopt(c->io, fd, data, len) != MICRO_OK)
+    {
+        if (fd >= 0) {
+            close(fd);
+        }
+        micro_log_warn("%s: cannot serve an HTTP/2 connection: %s",
+                       c->io->server->opts.name, micro_error_detail());
+    }
+    micro_conn_close(c);
+}
+
+
 static void
 micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -617,6 +680,12 @@ micro_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
 
+    if (!c->served && micro_conn_is_http2(buf->base, (size_t) nread)) {
+        micro_conn_hand_over(c, buf->base, (size_t) nread);
+        free(buf->base);
+        return;
+    }
+    c->served = 1;
     parsed = http_parser_execute(&c->parser, &micro_conn_settings, buf->base,
                                  (size_t) nread);
     free(buf->base);

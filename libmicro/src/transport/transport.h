@@ -89,4 +89,14 @@ typedef struct {
 
 extern const micro_server_transport_t  micro_http_server_transport;
 
+/*
+ * gRPC on the same port: the HTTP/1.1 transport hands over a connection
+ * whose first bytes are HTTP/2's preface (fd is the transport's own, the
+ * bytes are those already read); shutdown sends GOAWAY and lets calls in
+ * flight finish.
+ */
+int micro_grpc_server_adopt(micro_io_t *io, int fd, const char *bytes,
+    size_t len);
+void micro_grpc_server_shutdown(micro_io_t *io);
+
 #endif

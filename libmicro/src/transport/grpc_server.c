@@ -1,0 +1,1222 @@
+/*
+ * gRPC over h2c, server side, with nghttp2: the connections the HTTP/1.1
+ * transport hands over by their preface. A unary call is read whole and
+ * runs as a micro transport call does (route, a worker, the reply); a
+ * stream's handler gets a thread of its own and the stream object
+ * (stream.c) between it and this I/O thread. Flow control is nghttp2's,
+ * with a stream's window given back only as its handler takes messages.
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "micro/error.h"
+#include "core/clock.h"
+#include "rpc/server_internal.h"
+#include "transport/grpc.h"
+#include "transport/stream_internal.h"
+
+#define MICRO_GRPC_KEEPALIVE_ACK  20000   /* ms a ping's ack may take */
+
+typedef struct micro_h2_conn_s    micro_h2_conn_t;
+typedef struct micro_h2_stream_s  micro_h2_stream_t;
+
+struct micro_h2_stream_s {
+    micro_h2_conn_t                   *conn;
+    int32_t                            id;
+    micro_request_t                   *r;
+    micro_grpc_reader_t                rd;
+    micro_stream_t                    *st;          /* stream endpoints */
+    uv_timer_t                         timer;       /* read, deadline */
+    size_t                             header_bytes;
+    size_t                             body_bytes;
+    int                                routed;
+    int                                json;
+    int                                working;     /* r in a worker */
+    int                                replied;     /* headers submitted */
+    int                                closed;      /* by nghttp2 */
+    int                                woken;       /* on the wake list */
+    micro_buf_t                        out;         /* unary reply */
+    size_t                             out_pos;
+    micro_h2_stream_t                 *wake_next;
+    micro_h2_stream_t                 *prev;
+    micro_h2_stream_t                 *next;
+};
+
+struct micro_h2_conn_s {
+    micro_io_t                        *io;
+    uv_tcp_t                           tcp;
+    uv_timer_t                         idle;        /* idle, shutdown grace */
+    uv_timer_t                         ping;        /* keepalive */
+    uv_async_t                         wake;        /* from stream handlers */
+    nghttp2_session                   *session;
+    pthread_mutex_t                    lock;        /* the wake list */
+    micro_h2_stream_t                 *woken;
+    micro_h2_stream_t                 *streams;
+    int                                nstreams;
+    int                                handles;     /* open; freed at 0 */
+    int                                closing;     /* 1 GOAWAY, 2 closed */
+    int                                close_after_write;
+    int                                writing;
+    int                                ping_unanswered;
+    micro_h2_conn_t                   *prev;
+    micro_h2_conn_t                   *next;
+};
+
+typedef struct {
+    uv_write_t                         req;
+    uv_buf_t                           buf;
+    micro_h2_conn_t                   *conn;
+} micro_h2_write_t;
+
+static void micro_h2_flush(micro_h2_conn_t *c);
+static void micro_h2_reply(micro_h2_stream_t *hs);
+static void micro_h2_stream_closed(micro_h2_stream_t *hs);
+static void micro_h2_idle_check(micro_h2_conn_t *c);
+static void micro_h2_on_stream_timer(uv_timer_t *t);
+
+
+/* --- connections ------------------------------------------------------- */
+
+static void
+micro_h2_conn_free(micro_h2_conn_t *c)
+{
+    nghttp2_session_del(c->session);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+
+static void
+micro_h2_on_handle_closed(uv_handle_t *h)
+{
+    micro_h2_conn_t  *c = h->data;
+
+    if (--c->handles == 0 && c->nstreams == 0) {
+        micro_h2_conn_free(c);
+    }
+}
+
+
+static void
+micro_h2_close(micro_h2_conn_t *c)
+{
+    micro_h2_stream_t  *hs, *next;
+
+    if (c->closing == 2) {
+        return;
+    }
+    c->closing = 2;
+    __atomic_sub_fetch(&c->io->server->nconns, 1, __ATOMIC_RELAXED);
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (c->io->grpc_conns == c) {
+        c->io->grpc_conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    uv_close((uv_handle_t *) &c->tcp, micro_h2_on_handle_closed);
+    uv_close((uv_handle_t *) &c->idle, micro_h2_on_handle_closed);
+    uv_close((uv_handle_t *) &c->ping, micro_h2_on_handle_closed);
+    /* nghttp2 will not close them: the calls end with the connection */
+    for (hs = c->streams; hs; hs = next) {
+        next = hs->next;
+        micro_h2_stream_closed(hs);
+    }
+    pthread_mutex_lock(&c->lock);
+    uv_close((uv_handle_t *) &c->wake, micro_h2_on_handle_closed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+
+static void
+micro_h2_on_write(uv_write_t *req, int status)
+{
+    micro_h2_write_t  *w = (micro_h2_write_t *) req;
+    micro_h2_conn_t   *c = w->conn;
+
+    free(w->buf.base);
+    free(w);
+    c->writing = 0;
+    if (status != 0) {
+        micro_h2_close(c);
+        return;
+    }
+    micro_h2_flush(c);
+}
+
+
+/* Everything nghttp2 has to send, in one write; closes when it is done. */
+static void
+micro_h2_flush(micro_h2_conn_t *c)
+{
+    ssize_t            n;
+    micro_buf_t        out = { 0 };
+    const uint8_t     *data;
+    micro_h2_write_t  *w;
+
+    if (c->writing || c->closing == 2) {
+        return;
+    }
+    while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
+        if (micro_buf_append(&out, data, (size_t) n) != MICRO_OK) {
+            n = -1;
+            break;
+        }
+    }
+    if (n < 0) {
+        micro_buf_free(&out);
+        micro_h2_close(c);
+        return;
+    }
+    if (out.len == 0) {
+        if (c->close_after_write
+            || (!nghttp2_session_want_read(c->session)
+                && !nghttp2_session_want_write(c->session)))
+        {
+            micro_h2_close(c);
+        }
+        return;
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        micro_buf_free(&out);
+        micro_h2_close(c);
+        return;
+    }
+    w->conn = c;
+    w->buf = uv_buf_init((char *) out.data, (unsigned) out.len);
+    c->writing = 1;
+    if (uv_write(&w->req, (uv_stream_t *) &c->tcp, &w->buf, 1,
+                 micro_h2_on_write) != 0)
+    {
+        c->writing = 0;
+        free(w->buf.base);
+        free(w);
+        micro_h2_close(c);
+    }
+}
+
+
+static void
+micro_h2_on_idle(uv_timer_t *t)
+{
+    micro_h2_conn_t  *c = t->data;
+
+    /* idle too long, or the grace after a GOAWAY is over */
+    nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
+    c->close_after_write = 1;
+    micro_h2_flush(c);
+}
+
+
+/* Idle: the idle timer runs; after a GOAWAY the last call closes it. */
+static void
+micro_h2_idle_check(micro_h2_conn_t *c)
+{
+    if (c->closing == 2) {
+        return;
+    }
+    if (c->closing) {
+        if (c->nstreams == 0) {
+            micro_h2_on_idle(&c->idle);
+        }
+    } else if (c->nstreams == 0) {
+        uv_timer_start(&c->idle, micro_h2_on_idle,
+                       (uint64_t) c->io->server->opts.idle_timeout_ms, 0);
+    } else {
+        uv_timer_stop(&c->idle);
+    }
+}
+
+
+static void
+micro_h2_on_ping(uv_timer_t *t)
+{
+    micro_h2_conn_t  *c = t->data;
+    int               ms = c->io->server->opts.keepalive_ms;
+
+    if (c->ping_unanswered) {
+        micro_log_warn("%s: closing an HTTP/2 connection: keepalive ping "
+                       "not answered", c->io->server->opts.name);
+        micro_h2_close(c);
+        return;
+    }
+    c->ping_unanswered = 1;
+    nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
+    micro_h2_flush(c);
+    uv_timer_start(&c->ping, micro_h2_on_ping,
+                   (uint64_t) (ms < MICRO_GRPC_KEEPALIVE_ACK
+                               ? ms : MICRO_GRPC_KEEPALIVE_ACK), 0);
+}
+
+
+/* --- streams ----------------------------------------------------------- */
+
+static void
+micro_h2_stream_on_closed(uv_handle_t *h)
+{
+    micro_h2_stream_t  *hs = h->data;
+    micro_h2_conn_t    *c = hs->conn;
+
+    micro_grpc_reader_free(&hs->rd);
+    micro_buf_free(&hs->out);
+    if (hs->r) {
+        micro_request_free(hs->r);
+    }
+    free(hs);
+    if (--c->nstreams == 0) {
+        if (c->handles == 0) {
+            micro_h2_conn_free(c);
+        } else {
+            micro_h2_idle_check(c);
+        }
+    }
+}
+
+
+/* nghttp2 is done with it and no worker has it: gone. */
+static void
+micro_h2_stream_free(micro_h2_stream_t *hs)
+{
+    micro_h2_conn_t  *c = hs->conn;
+
+    if (hs->prev) {
+        hs->prev->next = hs->next;
+    } else if (c->streams == hs) {
+        c->streams = hs->next;
+    }
+    if (hs->next) {
+        hs->next->prev = hs->prev;
+    }
+    hs->prev = hs->next = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (hs->woken) {
+        micro_h2_stream_t  **p;
+
+        for (p = &c->woken; *p; p = &(*p)->wake_next) {
+            if (*p == hs) {
+                *p = hs->wake_next;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    uv_close((uv_handle_t *) &hs->timer, micro_h2_stream_on_closed);
+}
+
+
+/* Called by the stream's user under its lock: the I/O thread has work. */
+static void
+micro_h2_stream_wake(micro_stream_t *st)
+{
+    micro_h2_stream_t  *hs = st->io;
+    micro_h2_conn_t    *c = hs->conn;
+
+    pthread_mutex_lock(&c->lock);
+    if (!hs->woken) {
+        hs->woken = 1;
+        hs->wake_next = c->woken;
+        c->woken = hs;
+    }
+    pthread_mutex_unlock(&c->lock);
+    uv_async_send(&c->wake);
+}
+
+
+static void
+micro_h2_on_wake(uv_async_t *a)
+{
+    int                 cancel;
+    size_t              consumed;
+    micro_stream_t     *st;
+    micro_h2_conn_t    *c = a->data;
+    micro_h2_stream_t  *hs, *next;
+
+    pthread_mutex_lock(&c->lock);
+    hs = c->woken;
+    c->woken = NULL;
+    for (next = hs; next; next = next->wake_next) {
+        next->woken = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+
+    for ( ; hs; hs = next) {
+        next = hs->wake_next;
+        st = hs->st;
+        if (st == NULL || hs->closed) {
+            continue;
+        }
+        pthread_mutex_lock(&st->lock);
+        consumed = st->consumed;
+        st->consumed = 0;
+        cancel = st->cancel;
+        pthread_mutex_unlock(&st->lock);
+        if (consumed) {
+            nghttp2_session_consume_stream(c->session, hs->id, consumed);
+        }
+        if (cancel) {
+            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, hs->id,
+                                      NGHTTP2_CANCEL);
+        } else {
+            nghttp2_session_resume_data(c->session, hs->id);
+        }
+    }
+    micro_h2_flush(c);
+}
+
+
+/* A call's status in trailers (or trailers only, before any headers). */
+static void
+micro_h2_submit_status(micro_h2_stream_t *hs, int code,
+    const micro_rpc_error_t *err)
+{
+    int               status;
+    char              num[8];
+    size_t            n = 0;
+    nghttp2_nv        nv[6];
+    micro_buf_t       msg = { 0 }, json = { 0 };
+    micro_h2_conn_t  *c = hs->conn;
+
+    status = code == 200 ? MICRO_GRPC_OK : micro_grpc_status_from_code(code);
+    snprintf(num, sizeof(num), "%d", status);
+    if (!hs->replied) {
+        nv[n++] = (nghttp2_nv) MICRO_NV(":status", "200", 3);
+        nv[n++] = (nghttp2_nv) MICRO_NV("content-type", hs->json
+                                        ? "application/grpc+json"
+                                        : "application/grpc",
+                                        hs->json ? 21 : 16);
+    }
+    nv[n++] = (nghttp2_nv) MICRO_NV("grpc-status", num, strlen(num));
+    if (status != MICRO_GRPC_OK) {
+        micro_grpc_message_encode(err->detail, &msg);
+        micro_rpc_error_json(err, &json);
+        nv[n++] = (nghttp2_nv) MICRO_NV("grpc-message", msg.data
+                                        ? (char *) msg.data : "", msg.len);
+        nv[n++] = (nghttp2_nv) MICRO_NV("micro-error", json.data
+                                        ? (char *) json.data : "", json.len);
+    }
+    if (hs->replied) {
+        nghttp2_submit_trailer(c->session, hs->id, nv, n);
+    } else {
+        hs->replied = 1;
+        nghttp2_submit_response(c->session, hs->id, nv, n, NULL);
+    }
+    micro_buf_free(&msg);
+    micro_buf_free(&json);
+}
+
+
+/* An error before any reply: trailers only, and no more of the request. */
+static void
+micro_h2_refuse(micro_h2_stream_t *hs)
+{
+    micro_h2_submit_status(hs, hs->r->status, &hs->r->error);
+    nghttp2_submit_rst_stream(hs->conn->session, NGHTTP2_FLAG_NONE, hs->id,
+                              NGHTTP2_NO_ERROR);
+}
+
+
+static ssize_t
+micro_h2_read_reply(nghttp2_session *session, int32_t id, uint8_t *buf,
+    size_t length, uint32_t *flags, nghttp2_data_source *source, void *arg)
+{
+    int                 eof = 0, finished = 0, code = 200;
+    size_t              n;
+    ssize_t             got;
+    micro_rpc_error_t   err;
+    micro_h2_stream_t  *hs = source->ptr;
+
+    (void) session;
+    (void) id;
+    (void) arg;
+    if (hs->st == NULL) {
+        n = hs->out.len - hs->out_pos;
+        if (n > length) {
+            n = length;
+        }
+        if (n) {
+            memcpy(buf, hs->out.data + hs->out_pos, n);
+        }
+        hs->out_pos += n;
+        got = (ssize_t) n;
+        eof = hs->out_pos == hs->out.len;
+        finished = 1;
+        memset(&err, 0, sizeof(err));
+    } else {
+        got = micro_stream_take_output(hs->st, buf, length, &eof);
+        pthread_mutex_lock(&hs->st->lock);
+        finished = hs->st->done;
+        code = hs->st->error.code ? hs->st->error.code : 200;
+        err = hs->st->error;
+        pthread_mutex_unlock(&hs->st->lock);
+        if (got < 0) {
+            if (!finished) {
+                return NGHTTP2_ERR_DEFERRED;
+            }
+            got = 0;
+            eof = 1;
+        }
+    }
+    if (eof && finished) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        micro_h2_submit_status(hs, code, &err);
+    } else if (eof && got == 0) {
+        return NGHTTP2_ERR_DEFERRED;       /* closed, the status to come */
+    }
+    return got;
+}
+
+
+/* Headers and a data source: a unary reply or the stream's replies. */
+static void
+micro_h2_submit_response(micro_h2_stream_t *hs, const micro_metadata_t *md)
+{
+    size_t                  i, n = 0;
+    nghttp2_nv             *nv;
+    nghttp2_data_provider   prd;
+
+    nv = calloc(2 + (md ? md->len : 0), sizeof(*nv));
+    if (nv == NULL) {
+        nghttp2_submit_rst_stream(hs->conn->session, NGHTTP2_FLAG_NONE,
+                                  hs->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    nv[n++] = (nghttp2_nv) MICRO_NV(":status", "200", 3);
+    nv[n++] = (nghttp2_nv) MICRO_NV("content-type", hs->json
+                                    ? "application/grpc+json"
+                                    : "application/grpc",
+                                    hs->json ? 21 : 16);
+    for (i = 0; md && i < md->len; i++) {
+        nv[n].name = (uint8_t *) md->items[i].key;
+        nv[n].namelen = strlen(md->items[i].key);
+        nv[n].value = (uint8_t *) md->items[i].value;
+        nv[n].valuelen = strlen(md->items[i].value);
+        nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+        n++;
+    }
+    prd.source.ptr = hs;
+    prd.read_callback = micro_h2_read_reply;
+    hs->replied = 1;
+    nghttp2_submit_response(hs->conn->session, hs->id, nv, n, &prd);
+    free(nv);
+}
+
+
+/* The unary call has been decided: its reply, or its error. */
+static void
+micro_h2_reply(micro_h2_stream_t *hs)
+{
+    micro_request_t  *r = hs->r;
+    uint8_t           prefix[MICRO_GRPC_HEADER_LEN];
+
+    uv_timer_stop(&hs->timer);
+    if (r->status != 200) {
+        micro_h2_submit_status(hs, r->status, &r->error);
+        return;
+    }
+    micro_grpc_prefix(prefix, r->reply.len);
+    if (micro_buf_append(&hs->out, prefix, sizeof(prefix)) != MICRO_OK
+        || micro_buf_append(&hs->out, r->reply.data, r->reply.len)
+           != MICRO_OK)
+    {
+        micro_request_set_error(r, "go.micro.server", 500, "out of memory");
+        micro_h2_submit_status(hs, r->status, &r->error);
+        return;
+    }
+    micro_h2_submit_response(hs, &r->reply_headers);
+}
+
+
+static void
+micro_h2_work(uv_work_t *w)
+{
+    micro_request_execute(w->data);
+}
+
+
+static void
+micro_h2_after_work(uv_work_t *w, int status)
+{
+    micro_request_t    *r = w->data;
+    micro_h2_stream_t  *hs = r->conn;
+    micro_h2_conn_t    *c = hs->conn;
+
+    (void) status;
+    hs->working = 0;
+    if (hs->closed) {
+        micro_h2_stream_free(hs);        /* the client went away */
+        return;
+    }
+    if (!hs->replied) {                  /* else its deadline answered */
+        micro_h2_reply(hs);
+    }
+    micro_h2_flush(c);
+}
+
+
+/* The request's one message, read whole: run it. */
+static void
+micro_h2_unary(micro_h2_stream_t *hs)
+{
+    int               rc;
+    size_t            len;
+    const uint8_t    *msg;
+    micro_request_t  *r = hs->r;
+
+    rc = micro_grpc_read(&hs->rd, r->server->opts.max_body, &msg, &len);
+    if (rc == 1 && hs->rd.pos == hs->rd.in.len) {
+        /* the message alone is the body */
+        memmove(hs->rd.in.data, msg, len);
+        r->body = hs->rd.in;
+        r->body.len = len;
+        memset(&hs->rd, 0, sizeof(hs->rd));
+    } else if (rc == -1) {
+        micro_request_set_error(r, "go.micro.server", 501, "compressed "
+                                "messages are not supported");
+    } else {
+        micro_request_set_error(r, "go.micro.server", 400, "a unary call "
+                                "takes exactly one request message");
+    }
+    /* read: from now on only the deadline counts */
+    uv_timer_stop(&hs->timer);
+    if (r->deadline) {
+        uv_timer_start(&hs->timer, micro_h2_on_stream_timer, (uint64_t)
+                       (r->deadline > micro_now_ms()
+                        ? r->deadline - micro_now_ms() : 0), 0);
+    }
+    if (r->status || r->server->opts.workers == 0) {
+        micro_request_execute(r);
+        micro_h2_reply(hs);
+        return;
+    }
+    r->work.data = r;
+    hs->working = 1;
+    if (uv_queue_work(&hs->conn->io->loop, &r->work, micro_h2_work,
+                      micro_h2_after_work) != 0)
+    {
+        hs->working = 0;
+        micro_request_set_error(r, "go.micro.server", 503, "cannot queue "
+                                "the request");
+        micro_h2_reply(hs);
+    }
+}
+
+
+/* A stream's handler, on its own thread. */
+static void *
+micro_h2_stream_thread(void *arg)
+{
+    int               rc, code;
+    micro_stream_t   *st = arg;
+    micro_request_t  *r = st->request;
+    micro_server_t   *s = r->server;
+
+    rc = r->endpoint->stream(r, st, r->endpoint->data);
+    code = rc == 0 ? 200 : r->status ? r->status : 500;
+    if (rc != 0 && r->status == 0) {
+        micro_request_set_error(r, s->opts.name, 500, "handler %s failed",
+                                r->endpoint->name);
+    }
+    pthread_mutex_lock(&st->lock);
+    st->out_closed = 1;
+    if (!st->done) {
+        st->done = 1;
+        st->result = rc == 0 ? MICRO_OK : MICRO_EREMOTE;
+        if (code != 200) {
+            st->error = r->error;
+        }
+    }
+    if (st->io) {
+        st->wake(st);
+    }
+    st->request = NULL;
+    pthread_mutex_unlock(&st->lock);
+    micro_stream_release(st);
+    micro_request_free(r);
+    __atomic_sub_fetch(&s->streams, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+
+/* A stream endpoint: the replies' headers now, the handler on a thread. */
+static void
+micro_h2_stream_start(micro_h2_stream_t *hs)
+{
+    pthread_t             tid;
+    pthread_attr_t        attr;
+    micro_stream_t       *st;
+    micro_request_t      *r = hs->r;
+    const micro_endpoint_handler_t  *ep = r->endpoint;
+
+    st = micro_stream_new(r->server->opts.max_body, r->json, ep->request,
+                          r->deadline);
+    if (st == NULL) {
+        micro_request_set_error(r, "go.micro.server", 503, "out of memory");
+        micro_h2_refuse(hs);
+        return;
+    }
+    st->recv_pb = ep->request_type;
+    st->send_pb = ep->response_type;
+    st->request = r;
+    st->wake = micro_h2_stream_wake;
+    st->io = hs;
+    st->refs = 2;                       /* the handler's and ours */
+    hs->st = st;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    __atomic_add_fetch(&r->server->streams, 1, __ATOMIC_ACQUIRE);
+    hs->r = NULL;                        /* the thread's now */
+    if (pthread_create(&tid, &attr, micro_h2_stream_thread, st) != 0) {
+        __atomic_sub_fetch(&r->server->streams, 1, __ATOMIC_RELEASE);
+        hs->r = r;
+        hs->st = NULL;
+        st->io = NULL;
+        st->refs = 1;
+        st->request = NULL;
+        micro_stream_release(st);
+        micro_request_set_error(r, "go.micro.server", 503, "cannot start a "
+                                "thread for the stream");
+        micro_h2_refuse(hs);
+    } else {
+        r->conn = NULL;
+        micro_h2_submit_response(hs, NULL);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+
+/* --- reading calls ----------------------------------------------------- */
+
+/* nghttp2 closed the stream, or the connection went: let go of it. */
+static void
+micro_h2_stream_closed(micro_h2_stream_t *hs)
+{
+    micro_rpc_error_t  err;
+
+    if (hs->closed) {
+        return;
+    }
+    hs->closed = 1;
+    nghttp2_session_set_stream_user_data(hs->conn->session, hs->id, NULL);
+    if (hs->st) {
+        micro_rpc_error_set(&err, "go.micro.server", 499, "the caller "
+                            "cancelled the stream");
+        micro_stream_on_finish(hs->st, MICRO_ECLOSED, &err);
+        micro_stream_detach(hs->st);
+        hs->st = NULL;
+    }
+    if (hs->r) {
+        __atomic_store_n(&hs->r->cancelled, 1, __ATOMIC_RELEASE);
+    }
+    if (!hs->working) {
+        micro_h2_stream_free(hs);
+    }
+}
+
+
+static void
+micro_h2_on_stream_timer(uv_timer_t *t)
+{
+    micro_h2_stream_t  *hs = t->data;
+    micro_request_t    *r = hs->r;
+    micro_rpc_error_t   err;
+    int                 late = 0;
+
+    if (hs->st) {
+        micro_rpc_error_set(&err, "go.micro.server", 408, "deadline "
+                            "exceeded");
+        micro_stream_on_finish(hs->st, MICRO_ETIMEDOUT, &err);
+        nghttp2_session_resume_data(hs->conn->session, hs->id);
+    } else if (r && !hs->replied) {
+        late = r->deadline && micro_now_ms() >= r->deadline;
+        if (late || !hs->working) {
+            if (late) {
+                micro_request_set_error(r, "go.micro.server", 408, "deadline "
+                                        "exceeded");
+            } else {
+                micro_request_set_error(r, "go.micro.server", 408, "request "
+                                        "timeout: the request did not arrive "
+                                        "within %d ms",
+                                        r->server->opts.read_timeout_ms);
+            }
+            __atomic_store_n(&r->cancelled, 1, __ATOMIC_RELEASE);
+            micro_h2_refuse(hs);
+        }
+    }
+    micro_h2_flush(hs->conn);
+}
+
+
+/* "/pkg.Service/Method" -> "Service.Method", go-micro's endpoint name. */
+static const char *
+micro_h2_endpoint(micro_request_t *r, const char *path)
+{
+    const char  *slash, *svc;
+
+    if (path == NULL || path[0] != '/') {
+        return NULL;
+    }
+    slash = strrchr(path, '/');
+    if (slash == path || slash[1] == '\0') {
+        return NULL;
+    }
+    for (svc = slash; svc > path + 1 && svc[-1] != '.' && svc[-1] != '/';
+         svc--)
+    {
+        /* back to the start of the service's short name */
+    }
+    return micro_request_printf(r, "%.*s.%s", (int) (slash - svc), svc,
+                                slash + 1);
+}
+
+
+/* The request's headers are in: decide what the call is. */
+static void
+micro_h2_route(micro_h2_stream_t *hs)
+{
+    int64_t           ms;
+    const char       *path, *ct, *timeout, *name;
+    micro_request_t  *r = hs->r;
+    micro_server_t   *s = r->server;
+
+    hs->routed = 1;
+    path = micro_request_header(r, ":path");
+    ct = micro_request_header(r, "content-type");
+    timeout = micro_request_header(r, "grpc-timeout");
+    hs->json = r->json = ct && strncasecmp(ct, "application/grpc+json", 21)
+                               == 0;
+    if (timeout) {
+        ms = micro_grpc_timeout_parse(timeout, strlen(timeout));
+        if (ms >= 0) {
+            r->deadline = micro_now_ms() + ms;
+        }
+    }
+    if (r->status) {
+        /* decided while reading the headers */
+    } else if (ct == NULL || strncasecmp(ct, "application/grpc", 16) != 0
+               || (ct[16] != '\0' && ct[16] != '+' && ct[16] != ';'))
+    {
+        micro_request_set_error(r, "go.micro.server", 415, "unsupported "
+                                "Content-Type \"%s\"", ct ? ct : "");
+    } else if (strcmp(micro_request_header(r, ":method") ?: "", "POST")
+               != 0)
+    {
+        micro_request_set_error(r, "go.micro.server", 405, "method not "
+                                "allowed");
+    } else if ((name = micro_h2_endpoint(r, path)) == NULL) {
+        micro_request_set_error(r, "go.micro.server", 501, "no such method "
+                                "%s", path ? path : "");
+    } else if (strcmp(path, "/grpc.health.v1.Health/Check") == 0) {
+        /* gRPC's own health check: HealthCheckResponse{status: SERVING} */
+        r->endpoint_name = "Debug.Health";
+        micro_buf_append(&r->reply, "\x08\x01", 2);
+        r->status = 200;
+    } else {
+        micro_request_find(r, name);
+        if (r->status == 404) {
+            micro_request_set_error(r, "go.micro.server", 501, "unknown "
+                                    "method %s", path);
+        }
+    }
+
+    if (r->status && r->status != 200) {
+        micro_h2_refuse(hs);
+        return;
+    }
+    if (r->endpoint && r->endpoint->stream) {
+        micro_h2_stream_start(hs);
+        if (r->deadline && hs->st) {
+            uv_timer_start(&hs->timer, micro_h2_on_stream_timer,
+                           (uint64_t) (r->deadline - micro_now_ms()), 0);
+        }
+        return;
+    }
+    ms = s->opts.read_timeout_ms;
+    if (r->deadline && r->deadline - micro_now_ms() < ms) {
+        ms = r->deadline - micro_now_ms();
+    }
+    uv_timer_start(&hs->timer, micro_h2_on_stream_timer,
+                   (uint64_t) (ms > 0 ? ms : 0), 0);
+}
+
+
+static int
+micro_h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
+    void *arg)
+{
+    micro_h2_conn_t    *c = arg;
+    micro_h2_stream_t  *hs;
+
+    if (frame->hd.type != NGHTTP2_HEADERS
+        || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    {
+        return 0;
+    }
+    hs = calloc(1, sizeof(*hs));
+    if (hs) {
+        hs->r = calloc(1, sizeof(micro_request_t));
+    }
+    if (hs == NULL || hs->r == NULL) {
+        free(hs);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    hs->conn = c;
+    hs->id = frame->hd.stream_id;
+    hs->r->conn = hs;
+    hs->r->server = c->io->server;
+    uv_timer_init(&c->io->loop, &hs->timer);
+    hs->timer.data = hs;
+    c->nstreams++;
+    hs->next = c->streams;
+    if (c->streams) {
+        c->streams->prev = hs;
+    }
+    c->streams = hs;
+    nghttp2_session_set_stream_user_data(session, hs->id, hs);
+    micro_h2_idle_check(c);
+    return 0;
+}
+
+
+static int
+micro_h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value,
+    size_t valuelen, uint8_t flags, void *arg)
+{
+    micro_pair_t       *items;
+    micro_request_t    *r;
+    micro_h2_stream_t  *hs;
+
+    (void) flags;
+    (void) arg;
+    if (frame->hd.type != NGHTTP2_HEADERS
+        || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    {
+        return 0;                               /* trailers: not used */
+    }
+    hs = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (hs == NULL || hs->r == NULL) {
+        return 0;
+    }
+    r = hs->r;
+    hs->header_bytes += namelen + valuelen + 32;
+    if (hs->header_bytes > MICRO_GRPC_MAX_METADATA) {
+        if (r->status == 0) {
+            micro_request_set_error(r, "go.micro.server", 413, "request "
+                                    "headers over the limit of %d bytes",
+                                    MICRO_GRPC_MAX_METADATA);
+        }
+        return 0;
+    }
+    items = realloc(r->headers.items,
+                    (r->headers.len + 1) * sizeof(micro_pair_t));
+    if (items == NULL) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    r->headers.items = items;
+    items[r->headers.len].key = strndup((const char *) name, namelen);
+    items[r->headers.len].value = strndup((const char *) value, valuelen);
+    r->headers.len++;
+    return 0;
+}
+
+
+/* The caller has sent its last message. */
+static void
+micro_h2_request_end(micro_h2_stream_t *hs)
+{
+    if (hs->st) {
+        micro_stream_on_end(hs->st);
+    } else if (hs->r && !hs->replied && !hs->working) {
+        micro_h2_unary(hs);
+    }
+}
+
+
+static int
+micro_h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
+    void *arg)
+{
+    micro_h2_conn_t    *c = arg;
+    micro_h2_stream_t  *hs;
+    int                 ms;
+
+    switch (frame->hd.type) {
+    case NGHTTP2_PING:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+            c->ping_unanswered = 0;
+            ms = c->io->server->opts.keepalive_ms;
+            if (ms > 0) {
+                uv_timer_start(&c->ping, micro_h2_on_ping, (uint64_t) ms, 0);
+            }
+        }
+        return 0;
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_DATA:
+        break;
+    default:
+        return 0;
+    }
+    hs = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (hs == NULL) {
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_HEADERS && !hs->routed
+        && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    {
+        micro_h2_route(hs);
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        micro_h2_request_end(hs);
+    }
+    return 0;
+}
+
+
+/* A stream's message that cannot be taken: the call ends with err. */
+static void
+micro_h2_stream_fail(micro_h2_stream_t *hs, int result, int code,
+    const char *why)
+{
+    micro_rpc_error_t  err;
+
+    micro_rpc_error_set(&err, "go.micro.server", code, "%s", why);
+    micro_stream_on_finish(hs->st, result, &err);
+    nghttp2_session_resume_data(hs->conn->session, hs->id);
+}
+
+
+static int
+micro_h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+    int                 rc;
+    size_t              n, max;
+    const uint8_t      *msg;
+    micro_h2_stream_t  *hs;
+
+    (void) flags;
+    (void) arg;
+    nghttp2_session_consume_connection(session, len);
+    hs = nghttp2_session_get_stream_user_data(session, id);
+    if (hs == NULL || (hs->st == NULL && hs->replied)) {
+        nghttp2_session_consume_stream(session, id, len);
+        return 0;                           /* answered: discarded */
+    }
+    max = hs->conn->io->server->opts.max_body;
+    if (hs->st == NULL) {
+        nghttp2_session_consume_stream(session, id, len);
+        hs->body_bytes += len;
+        if (hs->body_bytes > max + MICRO_GRPC_HEADER_LEN) {
+            micro_request_set_error(hs->r, "go.micro.server", 413, "request "
+                                    "message over the limit of %zu bytes",
+                                    max);
+            uv_timer_stop(&hs->timer);
+            micro_h2_refuse(hs);
+            return 0;
+        }
+        return micro_buf_append(&hs->rd.in, data, len) == MICRO_OK
+               ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+
+    if (micro_buf_append(&hs->rd.in, data, len) != MICRO_OK) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    while ((rc = micro_grpc_read(&hs->rd, max, &msg, &n)) == 1) {
+        if (micro_stream_on_message(hs->st, msg, n) != MICRO_OK) {
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+    }
+    if (rc == -1) {
+        micro_h2_stream_fail(hs, MICRO_EINVAL, 501, "compressed messages "
+                             "are not supported");
+    } else if (rc == -2) {
+        micro_h2_stream_fail(hs, MICRO_ETOOBIG, 413, "a request message is "
+                             "over the limit");
+    }
+    return 0;
+}
+
+
+static int
+micro_h2_on_stream_close(nghttp2_session *session, int32_t id,
+    uint32_t error_code, void *arg)
+{
+    micro_h2_stream_t  *hs;
+
+    (void) error_code;
+    hs = nghttp2_session_get_stream_user_data(session, id);
+    if (hs) {
+        micro_h2_stream_closed(hs);
+        micro_h2_idle_check(arg);
+    }
+    return 0;
+}
+
+
+/* --- the connection ---------------------------------------------------- */
+
+static nghttp2_session_callbacks  *micro_h2_callbacks;
+static nghttp2_option             *micro_h2_option;
+static pthread_once_t              micro_h2_once = PTHREAD_ONCE_INIT;
+
+
+static void
+micro_h2_init(void)
+{
+    nghttp2_session_callbacks  *cb;
+
+    if (nghttp2_session_callbacks_new(&cb) != 0
+        || nghttp2_option_new(&micro_h2_option) != 0)
+    {
+        return;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+        micro_h2_on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, micro_h2_on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+        micro_h2_on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+        micro_h2_on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+        micro_h2_on_stream_close);
+    /* windows are given back as calls take their messages */
+    nghttp2_option_set_no_auto_window_update(micro_h2_option, 1);
+    micro_h2_callbacks = cb;
+}
+
+
+static void
+micro_h2_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void) h;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+
+/* Bytes in: nghttp2 takes them; a peer that breaks HTTP/2 is sent away. */
+static void
+micro_h2_recv(micro_h2_conn_t *c, const char *data, size_t len)
+{
+    ssize_t  n;
+
+    n = nghttp2_session_mem_recv(c->session, (const uint8_t *) data, len);
+    if (n < 0) {
+        uv_read_stop((uv_stream_t *) &c->tcp);
+        nghttp2_session_terminate_session(c->session,
+                                          NGHTTP2_PROTOCOL_ERROR);
+    }
+    micro_h2_flush(c);
+}
+
+
+static void
+micro_h2_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    micro_h2_conn_t  *c = s->data;
+
+    if (nread < 0) {
+        free(buf->base);
+        micro_h2_close(c);
+        return;
+    }
+    if (nread > 0) {
+        micro_h2_recv(c, buf->base, (size_t) nread);
+    }
+    free(buf->base);
+}
+
+
+int
+micro_grpc_server_adopt(micro_io_t *io, int fd, const char *bytes,
+    size_t len)
+{
+    micro_h2_conn_t          *c;
+    micro_server_t           *s = io->server;
+    nghttp2_settings_entry    settings[] = {
+        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MICRO_GRPC_MAX_STREAMS },
+        { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, MICRO_GRPC_WINDOW },
+        { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MICRO_GRPC_MAX_METADATA }
+    };
+
+    pthread_once(&micro_h2_once, micro_h2_init);
+    if (micro_h2_callbacks == NULL) {
+        return micro_error_set(MICRO_ENOMEM, "cannot set up nghttp2");
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return micro_error_set(MICRO_ENOMEM, "out of memory");
+    }
+    if (nghttp2_session_server_new2(&c->session, micro_h2_callbacks, c,
+                                    micro_h2_option) != 0)
+    {
+        free(c);
+        return micro_error_set(MICRO_ENOMEM, "cannot set up nghttp2");
+    }
+    c->io = io;
+    pthread_mutex_init(&c->lock, NULL);
+    uv_tcp_init(&io->loop, &c->tcp);
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        /* the handle closes, and the descriptor is still the caller's */
+        c->tcp.data = c;
+        c->handles = 1;
+        uv_close((uv_handle_t *) &c->tcp, micro_h2_on_handle_closed);
+        return micro_error_set(MICRO_EINVAL, "cannot take the connection");
+    }
+    uv_timer_init(&io->loop, &c->idle);
+    uv_timer_init(&io->loop, &c->ping);
+    uv_async_init(&io->loop, &c->wake, micro_h2_on_wake);
+    c->tcp.data = c->idle.data = c->ping.data = c->wake.data = c;
+    c->handles = 4;
+    __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+    c->next = io->grpc_conns;
+    if (c->next) {
+        c->next->prev = c;
+    }
+    io->grpc_conns = c;
+
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings,
+                            sizeof(settings) / sizeof(settings[0]));
+    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
+                                          MICRO_GRPC_CONN_WINDOW);
+    micro_h2_idle_check(c);
+    if (s->opts.keepalive_ms > 0) {
+        uv_timer_start(&c->ping, micro_h2_on_ping,
+                       (uint64_t) s->opts.keepalive_ms, 0);
+    }
+    uv_read_start((uv_stream_t *) &c->tcp, micro_h2_alloc, micro_h2_on_read);
+    micro_h2_recv(c, bytes, len);
+    return MICRO_OK;
+}
+
+
+/* GOAWAY: no new calls; those in flight finish within the read timeout. */
+void
+micro_grpc_server_shutdown(micro_io_t *io)
+{
+    micro_h2_conn_t  *c, *next;
+
+    for (c = io->grpc_conns; c; c = next) {
+        next = c->next;
+        if (c->closing) {
+            continue;
+        }
+        c->closing = 1;
+        uv_timer_stop(&c->ping);
+        nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(
+                                  c->session),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        uv_timer_start(&c->idle, micro_h2_on_idle,
+                       (uint64_t) io->server->opts.read_timeout_ms, 0);
+        micro_h2_flush(c);
+    }
+}
