@@ -7,7 +7,9 @@
  *   micro [--registry URL] deregister service 'JSON'
  *   micro [--registry URL] watch
  *   micro [--registry URL] call SERVICE ENDPOINT 'JSON' [--address A]
- *         [--timeout 5s] [--metadata k=v ...]
+ *         [--timeout 5s] [--metadata k=v ...] [--protocol grpc|mucp]
+ *         [--descriptors FILE]
+ *   micro [--registry URL] stream SERVICE ENDPOINT  (JSON lines on stdin)
  *   micro [--registry URL] health SERVICE
  *   micro [--registry URL] publish TOPIC 'JSON' [--header k=v ...]
  *   micro [--registry URL] subscribe TOPIC [--queue Q | --name N]
@@ -52,6 +54,10 @@ micro_cli_usage(void)
         "  call SERVICE ENDPOINT JSON        call an endpoint, print the "
         "reply\n"
         "      [--address HOST:PORT] [--timeout 5s] [--metadata k=v]...\n"
+        "      [--protocol grpc|mucp] [--descriptors FILE.pb]\n"
+        "  stream SERVICE ENDPOINT           a gRPC stream: JSON lines from "
+        "stdin\n"
+        "      [same options]                out, replies as JSON lines\n"
         "  health SERVICE                    Debug.Health on every node\n"
         "  publish TOPIC JSON [--header k=v]... publish a message, print "
         "its id\n"
@@ -137,6 +143,10 @@ micro_cli_parse(micro_cli_t *cli, int argc, char **argv)
             cli->ttl = argv[i] + 6;
         } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
             cli->address = argv[++i];
+        } else if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc) {
+            cli->protocol = argv[++i];
+        } else if (strcmp(argv[i], "--descriptors") == 0 && i + 1 < argc) {
+            cli->descriptors = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             cli->timeout = argv[++i];
         } else if (strcmp(argv[i], "--queue") == 0 && i + 1 < argc) {
@@ -313,7 +323,7 @@ micro_cli_watch(micro_registry_t *r)
 
 
 /* Prints a failed call's go-micro error JSON on stderr. */
-static int
+int
 micro_cli_call_failed(const micro_rpc_error_t *err)
 {
     micro_buf_t  json = { 0 };
@@ -325,36 +335,73 @@ micro_cli_call_failed(const micro_rpc_error_t *err)
 }
 
 
-static int
-micro_cli_call(const micro_cli_t *cli)
+int
+micro_cli_call_options(const micro_cli_t *cli, micro_client_options_t *o,
+    micro_call_options_t *co)
 {
-    int                     rc, timeout = 0;
-    micro_buf_t             reply = { 0 };
-    micro_client_t         *c;
-    micro_rpc_error_t       err;
-    micro_call_options_t    co = { 0 };
-    micro_client_options_t  o = { 0 };
+    int  timeout = 0;
 
+    memset(o, 0, sizeof(*o));
+    memset(co, 0, sizeof(*co));
     if (cli->timeout && micro_cli_duration(cli->timeout, &timeout) != 0) {
         fprintf(stderr, "micro: invalid --timeout \"%s\"\n", cli->timeout);
         return 2;
     }
-    o.registry = cli->registry;
-    o.timeout_ms = timeout;
-    co.address = cli->address;
-    co.metadata = cli->metadata;
-    co.nmetadata = cli->nmetadata;
+    if (cli->protocol && strcmp(cli->protocol, "grpc") != 0
+        && strcmp(cli->protocol, "mucp") != 0)
+    {
+        fprintf(stderr, "micro: invalid --protocol \"%s\" (grpc or mucp)\n",
+                cli->protocol);
+        return 2;
+    }
+    o->registry = cli->registry;
+    o->timeout_ms = timeout;
+    co->address = cli->address;
+    co->metadata = cli->metadata;
+    co->nmetadata = cli->nmetadata;
+    co->protocol = cli->protocol;
+    return 0;
+}
+
+
+static int
+micro_cli_call(const micro_cli_t *cli)
+{
+    int                     rc;
+    micro_buf_t             body = { 0 }, reply = { 0 };
+    micro_client_t         *c;
+    micro_rpc_error_t       err;
+    micro_cli_codec_t       codec;
+    micro_call_options_t    co;
+    micro_client_options_t  o;
+
+    if (micro_cli_call_options(cli, &o, &co) != 0) {
+        return 2;
+    }
+    if (micro_cli_codec_open(&codec, cli, cli->argv[2]) != 0) {
+        return 1;
+    }
+    if (micro_cli_codec_encode(&codec, cli->argv[3], &body) != MICRO_OK) {
+        micro_cli_codec_close(&codec);
+        return micro_cli_fail("request");
+    }
     if (micro_client_new(&o, &c) != MICRO_OK) {
+        micro_cli_codec_close(&codec);
+        micro_buf_free(&body);
         return micro_cli_fail("call");
     }
     rc = micro_client_call_raw(c, cli->argv[1], cli->argv[2],
-                               "application/json", cli->argv[3],
-                               strlen(cli->argv[3]), &co, &reply, &err);
-    if (rc == MICRO_OK) {
-        printf("%.*s\n", (int) reply.len, (char *) reply.data);
+                               micro_cli_codec_type(&codec), body.data,
+                               body.len, &co, &reply, &err);
+    if (rc == MICRO_OK && micro_cli_codec_print(&codec, &reply) != MICRO_OK) {
+        rc = MICRO_EPARSE;
+        micro_rpc_error_set(&err, "go.micro.client", 500, "%s",
+                            micro_error_detail());
     }
+    micro_buf_free(&body);
     micro_buf_free(&reply);
     micro_client_free(c);
+    micro_cli_codec_close(&codec);
     return rc == MICRO_OK ? 0 : micro_cli_call_failed(&err);
 }
 
@@ -363,7 +410,7 @@ micro_cli_call(const micro_cli_t *cli)
 static int
 micro_cli_health(micro_registry_t *r, const micro_cli_t *cli)
 {
-    int                     rc, failed = 0;
+    int                     rc, grpc, failed = 0;
     size_t                  i, j;
     micro_buf_t             reply = { 0 };
     micro_client_t         *c;
@@ -385,11 +432,24 @@ micro_cli_health(micro_registry_t *r, const micro_cli_t *cli)
         for (j = 0; j < list.items[i].nnodes; j++) {
             co.address = list.items[i].nodes[j].address;
             reply.len = 0;
-            rc = micro_client_call_raw(c, cli->argv[1], "Debug.Health",
-                                       "application/json", "{}", 2, &co,
-                                       &reply, &err);
+            grpc = !(micro_node_protocols(&list.items[i].nodes[j])
+                     & MICRO_PROTOCOL_MUCP);
+            /* a gRPC-only node: gRPC's own health check */
+            co.protocol = grpc ? "grpc" : NULL;
+            rc = micro_client_call_raw(c, cli->argv[1], grpc
+                                       ? "/grpc.health.v1.Health/Check"
+                                       : "Debug.Health", grpc
+                                       ? "application/protobuf"
+                                       : "application/json", grpc ? "" : "{}",
+                                       grpc ? 0 : 2, &co, &reply, &err);
             printf("%s\t\t%s\t\t", list.items[i].nodes[j].id, co.address);
-            if (rc == MICRO_OK) {
+            if (rc == MICRO_OK && grpc) {
+                /* HealthCheckResponse: status 1 is SERVING */
+                printf("%s\n", reply.len == 2 && reply.data[1] == 1
+                                ? "{\"status\":\"SERVING\"}"
+                                : "{\"status\":\"NOT_SERVING\"}");
+                failed |= !(reply.len == 2 && reply.data[1] == 1);
+            } else if (rc == MICRO_OK) {
                 printf("%.*s\n", (int) reply.len, (char *) reply.data);
             } else {
                 printf("%s\n", err.detail);
@@ -440,6 +500,8 @@ main(int argc, char **argv)
         rc = micro_cli_watch(r);
     } else if (cli.argc == 4 && strcmp(cli.argv[0], "call") == 0) {
         rc = micro_cli_call(&cli);
+    } else if (cli.argc == 3 && strcmp(cli.argv[0], "stream") == 0) {
+        rc = micro_cli_stream(&cli);
     } else if (cli.argc == 2 && strcmp(cli.argv[0], "health") == 0) {
         rc = micro_cli_health(r, &cli);
     } else if (cli.argc == 3 && strcmp(cli.argv[0], "publish") == 0) {

@@ -18,5 +18,6 @@
 #include "micro/server.h"
 #include "micro/client.h"
 #include "micro/broker.h"
+#include "micro/stream.h"
 
 #endif

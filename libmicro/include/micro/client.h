@@ -1,7 +1,8 @@
 /*
  * Calling services: by name through the registry cache and a selector, or
  * by address, over the micro HTTP transport with a keepalive connection
- * pool per node.
+ * pool per node, or over gRPC (one HTTP/2 connection a node, shared by
+ * all threads) to nodes that speak only gRPC or when asked to.
  *
  * A call takes a timeout (default 5 s) and retries on another node after
  * a connect failure or a timeout (default 1 retry, as go-micro), marking
@@ -19,6 +20,7 @@
 
 #include "micro/rpc_error.h"
 #include "micro/selector.h"
+#include "micro/stream.h"
 #include "micro/transcode.h"
 
 #ifdef __cplusplus
@@ -31,6 +33,7 @@ typedef struct {
     int                        timeout_ms;  /* default 5000 */
     int                        retries;     /* default 1; -1 for none */
     int                        pool_size;   /* idle conns per node, 16 */
+    size_t                     max_message; /* gRPC: a reply's limit, 4 MiB */
 } micro_client_options_t;
 
 typedef struct {
@@ -39,6 +42,10 @@ typedef struct {
     const micro_pair_t        *metadata;    /* extra headers */
     size_t                     nmetadata;
     const micro_select_filter_t *filter;
+    const char                *protocol;    /* "grpc" or "mucp"; NULL: the
+                                               node's (mucp if it has it) */
+    micro_metadata_t          *reply_metadata;  /* gRPC: filled with the
+                                                   reply's metadata */
 } micro_call_options_t;
 
 typedef struct micro_client_s  micro_client_t;
@@ -64,6 +71,24 @@ int micro_client_call(micro_client_t *c, const char *service,
 int micro_client_call_raw(micro_client_t *c, const char *service,
     const char *endpoint, const char *content_type, const void *body,
     size_t len, const micro_call_options_t *co, micro_buf_t *reply,
+    micro_rpc_error_t *err);
+
+/*
+ * Opens a stream to endpoint of service over gRPC (the node must speak
+ * it); replies are unpacked as response (NULL: micro_stream_recv_raw
+ * only). The stream's deadline is the call's timeout (co->timeout_ms, or
+ * the client's; -1 in co->timeout_ms: none). Free it with
+ * micro_stream_free().
+ */
+int micro_client_stream(micro_client_t *c, const char *service,
+    const char *endpoint, const ProtobufCMessageDescriptor *response,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err);
+
+/* The same for raw messages of content_type (JSON: grpc+json). */
+int micro_client_stream_raw(micro_client_t *c, const char *service,
+    const char *endpoint, const char *content_type,
+    const micro_call_options_t *co, micro_stream_t **st,
     micro_rpc_error_t *err);
 
 /* Nodes of a service from the client's cache (for health checks). */

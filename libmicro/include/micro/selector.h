@@ -33,6 +33,7 @@ typedef struct {
     char                 address[MICRO_NAME_MAX + 1];
     char                 version[MICRO_VERSION_MAX + 1];
     micro_node_state_t        *node;               /* for micro_selector_done */
+    unsigned             protocols;          /* MICRO_PROTOCOL_* */
     int64_t              started_us;
 } micro_selected_t;
 

@@ -81,6 +81,16 @@ int micro_metadata_set(micro_metadata_t *md, const char *key,
 void micro_metadata_free(micro_metadata_t *md);   /* members, not md */
 
 /*
+ * The protocols a node speaks, from its metadata: "protocols" (a list,
+ * "mucp,grpc"), else "protocol" (go-micro's one: "mucp", "grpc"); none
+ * said is mucp.
+ */
+#define MICRO_PROTOCOL_MUCP  1u
+#define MICRO_PROTOCOL_GRPC  2u
+
+unsigned micro_node_protocols(const micro_node_t *node);
+
+/*
  * Validation of what goes into the registry. Names: 1-255 characters of
  * [A-Za-z0-9._:-], starting with a letter or digit. Node ids: 1-255
  * printable characters, no spaces. Addresses: "ip:port", an IPv4 literal

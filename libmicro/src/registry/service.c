@@ -228,6 +228,31 @@ micro_metadata_get(const micro_metadata_t *md, const char *key)
 }
 
 
+unsigned
+micro_node_protocols(const micro_node_t *node)
+{
+    size_t       len;
+    unsigned     set = 0;
+    const char  *p;
+
+    p = micro_metadata_get(&node->metadata, "protocols");
+    if (p == NULL) {
+        p = micro_metadata_get(&node->metadata, "protocol");
+    }
+    while (p && *p) {
+        len = strcspn(p, ", ");
+        if (len == 4 && strncmp(p, "mucp", 4) == 0) {
+            set |= MICRO_PROTOCOL_MUCP;
+        } else if (len == 4 && strncmp(p, "grpc", 4) == 0) {
+            set |= MICRO_PROTOCOL_GRPC;
+        }
+        p += len;
+        p += strspn(p, ", ");
+    }
+    return set ? set : MICRO_PROTOCOL_MUCP;
+}
+
+
 int
 micro_metadata_set(micro_metadata_t *md, const char *key, const char *value)
 {

@@ -14,6 +14,8 @@
 #include "micro/error.h"
 #include "micro/registry.h"
 #include "core/clock.h"
+#include "micro/server.h"
+#include "transport/grpc_client.h"
 #include "transport/transport.h"
 
 #define MICRO_CLIENT_ID  "go.micro.client"
@@ -23,6 +25,7 @@ struct micro_client_s {
     char                      *registry_url;
     pthread_mutex_t            lock;
     micro_transport_t         *http;
+    micro_transport_t         *grpc;
     micro_registry_t          *registry;
     micro_cache_t             *cache;
     micro_selector_t          *selector;
@@ -57,7 +60,17 @@ micro_client_new(const micro_client_options_t *opts, micro_client_t **out)
         c->registry_url = strdup(c->opts.registry);
         c->opts.registry = c->registry_url;
     }
+    if (c->opts.max_message == 0) {
+        c->opts.max_message = MICRO_SERVER_MAX_BODY;
+    }
     if (micro_http_transport_new(c->opts.pool_size, &c->http) != MICRO_OK) {
+        free(c->registry_url);
+        free(c);
+        return MICRO_ENOMEM;
+    }
+    if (micro_grpc_transport_new(c->opts.max_message, &c->grpc) != MICRO_OK)
+    {
+        c->http->ops->free(c->http);
         free(c->registry_url);
         free(c);
         return MICRO_ENOMEM;
@@ -75,6 +88,7 @@ micro_client_free(micro_client_t *c)
         return;
     }
     c->http->ops->free(c->http);
+    c->grpc->ops->free(c->grpc);
     micro_selector_free(c->selector);
     micro_cache_free(c->cache);
     micro_registry_free(c->registry);
@@ -156,6 +170,18 @@ micro_call_id(micro_client_t *c, const micro_call_options_t *co, char *buf,
 }
 
 
+/* The call's transport: the one asked for, else mucp if the node has it. */
+static micro_transport_t *
+micro_client_transport(micro_client_t *c, const micro_call_options_t *co,
+    unsigned protocols)
+{
+    if (co && co->protocol) {
+        return strcmp(co->protocol, "grpc") == 0 ? c->grpc : c->http;
+    }
+    return protocols & MICRO_PROTOCOL_MUCP ? c->http : c->grpc;
+}
+
+
 int
 micro_client_call_raw(micro_client_t *c, const char *service,
     const char *endpoint, const char *content_type, const void *body,
@@ -168,7 +194,7 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     micro_trip_t             t = MICRO_TRIP_CONNECT;
     micro_selected_t         node;
     micro_rpc_error_t        local;
-    micro_transport_t       *tr = c->http;
+    micro_transport_t       *tr;
     micro_transport_call_t   call;
     micro_transport_reply_t  got;
 
@@ -178,6 +204,7 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     memset(err, 0, sizeof(*err));
     memset(&got, 0, sizeof(got));
     got.body = reply;
+    got.headers = co ? co->reply_metadata : NULL;
 
     memset(&call, 0, sizeof(call));
     call.service = service;
@@ -190,6 +217,7 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     call.nmetadata = co ? co->nmetadata : 0;
     call.timeout_ms = co && co->timeout_ms > 0 ? co->timeout_ms
                                                : c->opts.timeout_ms;
+    tr = micro_client_transport(c, co, MICRO_PROTOCOL_MUCP);
     if (tr->ops->check(&call) != MICRO_OK) {
         micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
                             micro_error_detail());
@@ -235,6 +263,17 @@ micro_client_call_raw(micro_client_t *c, const char *service,
 
         call.address = node.address;
         call.deadline = micro_now_ms() + call.timeout_ms;
+        if (node.node && micro_client_transport(c, co, node.protocols) != tr)
+        {
+            tr = micro_client_transport(c, co, node.protocols);
+            if (tr->ops->check(&call) != MICRO_OK) {
+                micro_selector_done(c->selector, &node, 0);
+                micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
+                                    micro_error_detail());
+                rc = MICRO_EINVAL;
+                goto done;
+            }
+        }
         t = tr->ops->call(tr, &call, &got);
         if (node.node) {
             micro_selector_done(c->selector, &node, t != MICRO_TRIP_OK);
@@ -286,6 +325,83 @@ done:
 }
 
 
+/*
+ * A stream to a node that speaks gRPC: picked as a call's node is, but
+ * never retried (what the stream carried cannot be sent again).
+ */
+static int
+micro_client_open(micro_client_t *c, const char *service,
+    const char *endpoint, const char *content_type,
+    const ProtobufCMessageDescriptor *response,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err)
+{
+    int                      rc;
+    char                     made[48];
+    micro_selected_t         node;
+    micro_rpc_error_t        local;
+    micro_transport_call_t   call;
+
+    *st = NULL;
+    if (err == NULL) {
+        err = &local;
+    }
+    memset(err, 0, sizeof(*err));
+    memset(&call, 0, sizeof(call));
+    call.service = service;
+    call.endpoint = endpoint;
+    call.content_type = content_type;
+    call.id = micro_call_id(c, co, made, sizeof(made));
+    call.metadata = co ? co->metadata : NULL;
+    call.nmetadata = co ? co->nmetadata : 0;
+    call.timeout_ms = co && co->timeout_ms ? co->timeout_ms
+                                           : c->opts.timeout_ms;
+    if (c->grpc->ops->check(&call) != MICRO_OK) {
+        micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
+                            micro_error_detail());
+        return MICRO_EINVAL;
+    }
+    if (co && co->address) {
+        snprintf(node.address, sizeof(node.address), "%s", co->address);
+        node.node = NULL;
+    } else {
+        if (micro_client_selector(c, err) != MICRO_OK) {
+            return MICRO_EREDIS;
+        }
+        rc = micro_selector_select(c->selector, service,
+                                   co ? co->filter : NULL, NULL, 0, &node);
+        if (rc != MICRO_OK) {
+            micro_rpc_error_set(err, MICRO_CLIENT_ID,
+                                rc == MICRO_ENOTFOUND ? 404 : 503,
+                                "service %s: %s", service,
+                                rc == MICRO_ENOTFOUND ? "not found"
+                                                      : "none available");
+            return rc;
+        }
+        /* a stream's length is its own: not counted as the node's load */
+        micro_selector_done(c->selector, &node, 0);
+        if (!(node.protocols & MICRO_PROTOCOL_GRPC)) {
+            micro_rpc_error_set(err, MICRO_CLIENT_ID, 501, "service %s: node "
+                                "%s does not speak gRPC, which streams "
+                                "need", service, node.address);
+            return micro_error_set(MICRO_EINVAL, "%s", err->detail);
+        }
+    }
+    call.address = node.address;
+    if (call.timeout_ms > 0) {
+        call.deadline = micro_now_ms() + call.timeout_ms;
+    } else {
+        call.timeout_ms = 0;
+    }
+    rc = micro_grpc_open(c->grpc, &call, response, st);
+    if (rc != MICRO_OK) {
+        micro_rpc_error_set(err, MICRO_CLIENT_ID, 500, "%s",
+                            micro_error_detail());
+    }
+    return rc;
+}
+
+
 int
 micro_client_call(micro_client_t *c, const char *service,
     const char *endpoint, const ProtobufCMessage *req,
@@ -320,4 +436,26 @@ micro_client_call(micro_client_t *c, const char *service,
     micro_buf_free(&body);
     micro_buf_free(&reply);
     return rc;
+}
+
+
+int
+micro_client_stream_raw(micro_client_t *c, const char *service,
+    const char *endpoint, const char *content_type,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err)
+{
+    return micro_client_open(c, service, endpoint, content_type, NULL, co,
+                             st, err);
+}
+
+
+int
+micro_client_stream(micro_client_t *c, const char *service,
+    const char *endpoint, const ProtobufCMessageDescriptor *response,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err)
+{
+    return micro_client_open(c, service, endpoint, "application/grpc",
+                             response, co, st, err);
 }

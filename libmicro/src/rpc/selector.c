@@ -99,6 +99,7 @@ micro_selector_select(micro_selector_t *s, const char *service,
         micro_copy_str(out->address, sizeof(out->address),
                        e->nodes[0].address);
         micro_copy_str(out->version, sizeof(out->version), e->version);
+        out->protocols = micro_node_protocols(&e->nodes[0]);
         out->node = micro_nodes_start(s->nodes, out->address);
         out->started_us = micro_now_us();
     } else if (rc == MICRO_ENOTFOUND) {

@@ -35,6 +35,7 @@ struct micro_h2_stream_s {
     size_t                             header_bytes;
     size_t                             body_bytes;
     int                                routed;
+    int                                in_ended;    /* the caller's last */
     int                                json;
     int                                working;     /* r in a worker */
     int                                replied;     /* headers submitted */
@@ -412,13 +413,12 @@ micro_h2_submit_status(micro_h2_stream_t *hs, int code,
 }
 
 
-/* An error before any reply: trailers only, and no more of the request. */
+/* An error before any reply: trailers only (on_frame_send stops the
+ * request's upload once they are out). */
 static void
 micro_h2_refuse(micro_h2_stream_t *hs)
 {
     micro_h2_submit_status(hs, hs->r->status, &hs->r->error);
-    nghttp2_submit_rst_stream(hs->conn->session, NGHTTP2_FLAG_NONE, hs->id,
-                              NGHTTP2_NO_ERROR);
 }
 
 
@@ -932,6 +932,7 @@ micro_h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
 static void
 micro_h2_request_end(micro_h2_stream_t *hs)
 {
+    hs->in_ended = 1;
     if (hs->st) {
         micro_stream_on_end(hs->st);
     } else if (hs->r && !hs->replied && !hs->working) {
@@ -1045,6 +1046,32 @@ micro_h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
 }
 
 
+/*
+ * The status is out while the caller is still sending: as gRPC servers
+ * do, RST_STREAM(NO_ERROR) tells it to stop (after the trailers, so
+ * they are not lost).
+ */
+static int
+micro_h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
+    void *arg)
+{
+    micro_h2_stream_t  *hs;
+
+    (void) arg;
+    if (frame->hd.type != NGHTTP2_HEADERS
+        || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    {
+        return 0;
+    }
+    hs = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (hs && !hs->in_ended) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, hs->id,
+                                  NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
+
 static int
 micro_h2_on_stream_close(nghttp2_session *session, int32_t id,
     uint32_t error_code, void *arg)
@@ -1087,6 +1114,8 @@ micro_h2_init(void)
         micro_h2_on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb,
         micro_h2_on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+        micro_h2_on_frame_send);
     /* windows are given back as calls take their messages */
     nghttp2_option_set_no_auto_window_update(micro_h2_option, 1);
     micro_h2_callbacks = cb;

@@ -42,6 +42,8 @@ struct micro_stream_s {
     size_t                             out_pos;
     int                                out_closed;
     int                                cancel;
+    int                                unsent;       /* never reached the
+                                                        peer: safe to retry */
 
     /* the end: result is a micro_errno_t, error the peer's or ours */
     int                                done;

@@ -41,6 +41,8 @@ typedef struct {
     micro_buf_t                  error;        /* go-micro error JSON sent
                                                   beside the body, if any */
     char                         why[256];     /* a trip that failed */
+    micro_metadata_t            *headers;      /* NULL, or the reply's
+                                                  metadata (gRPC) */
 } micro_transport_reply_t;
 
 typedef enum {
