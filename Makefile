@@ -42,7 +42,9 @@ LIB_HDRS    := $(wildcard libmicro/include/*.h libmicro/include/micro/*.h \
 # unit tests mirror the layers; binaries are build/test/test_NAME
 TEST_SRCS   := $(wildcard $(LIB_LAYERS:%=libmicro/test/%/test_*.c))
 TEST_BINS   := $(patsubst %.c,$(BUILD)/test/%,$(notdir $(TEST_SRCS))) \
-               $(BUILD)/test/testsrv
+               $(BUILD)/test/testsrv $(BUILD)/test/grpcsrv \
+               $(BUILD)/test/grpcpeer $(BUILD)/test/go/gshapes \
+               $(BUILD)/test/py/shapes_pb2_grpc.py
 TEST_COMMON := libmicro/test/redis_fixture.c
 vpath test_%.c $(LIB_LAYERS:%=libmicro/test/%)
 
@@ -176,6 +178,35 @@ $(BUILD)/test/testsrv: libmicro/test/testsrv.c $(GEN)/testsvc.pb-c.c \
 	$(CC) $(LIB_CFLAGS) -I$(GEN)/proto $(LDFLAGS) -o $@ $< \
 	    $(GEN)/testsvc.pb-c.c $(GEN)/proto/api.pb-c.c $(BUILD)/libmicro.a \
 	    $(LIB_LIBS)
+
+$(GEN)/shapes.pb-c.c $(GEN)/shapes.pb-c.h $(GEN)/shapes.pb: \
+        libmicro/test/proto/shapes.proto
+	@mkdir -p $(GEN)
+	protoc-c -Ilibmicro/test/proto --c_out=$(GEN) $<
+	protoc -Ilibmicro/test/proto --include_imports \
+	    --descriptor_set_out=$(GEN)/shapes.pb $<
+
+# the gRPC tests' server, and their libmicro client (t/libmicro/grpc.t)
+$(BUILD)/test/grpc%: libmicro/test/grpc%.c $(GEN)/shapes.pb-c.c \
+        $(GEN)/shapes.pb $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ $< $(GEN)/shapes.pb-c.c \
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
+
+# the peers: grpc-go (Debian's Go packages, GOPATH, no network) and grpcio
+GO_PEER     := $(BUILD)/test/go
+$(GO_PEER)/gshapes: t/peers/grpcgo/main.go libmicro/test/proto/shapes.proto
+	@mkdir -p $(GO_PEER)/gopath/src/shapes $(GO_PEER)/gopath/src/gshapes
+	cp t/peers/grpcgo/main.go $(GO_PEER)/gopath/src/gshapes/
+	protoc -Ilibmicro/test/proto --go_out=plugins=grpc:$(GO_PEER)/gopath/src/shapes \
+	    libmicro/test/proto/shapes.proto
+	GOPATH=$(GO_PEER)/gopath:/usr/share/gocode GO111MODULE=off \
+	    GOCACHE=$(GO_PEER)/gocache go build -o $@ gshapes
+
+$(BUILD)/test/py/shapes_pb2_grpc.py: libmicro/test/proto/shapes.proto
+	@mkdir -p $(@D)
+	/usr/bin/python3 -m grpc_tools.protoc -Ilibmicro/test/proto \
+	    --python_out=$(@D) --grpc_python_out=$(@D) $<
 
 $(BUILD)/test/test_rpc: libmicro/test/rpc/test_rpc.c $(GEN)/testsvc.pb-c.c \
         $(TEST_COMMON) $(BUILD)/libmicro.a

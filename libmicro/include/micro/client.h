@@ -91,6 +91,20 @@ int micro_client_stream_raw(micro_client_t *c, const char *service,
     const micro_call_options_t *co, micro_stream_t **st,
     micro_rpc_error_t *err);
 
+/*
+ * Typed calls from a .proto service's descriptor (protoc-c's
+ * pkg__svc__descriptor): method names the method; the request and reply
+ * types and the endpoint (/pkg.Svc/Method) come from the descriptor.
+ */
+int micro_client_call_method(micro_client_t *c, const char *service,
+    const ProtobufCServiceDescriptor *d, const char *method,
+    const ProtobufCMessage *req, ProtobufCMessage **resp,
+    const micro_call_options_t *co, micro_rpc_error_t *err);
+int micro_client_stream_method(micro_client_t *c, const char *service,
+    const ProtobufCServiceDescriptor *d, const char *method,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err);
+
 /* Nodes of a service from the client's cache (for health checks). */
 int micro_client_nodes(micro_client_t *c, const char *service,
     micro_service_list_t *out);

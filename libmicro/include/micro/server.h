@@ -46,7 +46,8 @@ typedef struct {
     const char         *advertise;   /* registered; default: bound address */
     const char         *registry;    /* URL; NULL: $MICRO_REGISTRY/default */
     int                 ttl_ms;      /* default 30000 */
-    size_t              max_body;    /* default 4 MiB */
+    size_t              max_body;    /* a request (gRPC: a message),
+                                        4 MiB */
     int                 threads;     /* I/O threads; default: cores */
     int                 workers;     /* handler threads; 0: run inline */
     int                 read_timeout_ms;  /* a request's head and body
@@ -78,7 +79,7 @@ void micro_server_options_init(micro_server_options_t *o, const char *name);
  * Reads --registry URL, --address HOST:PORT, --advertise HOST:PORT,
  * --version V, --ttl SECONDS, --threads N, --workers N, --read-timeout
  * SECONDS, --idle-timeout SECONDS, --max-connections N, --keepalive
- * SECONDS from argv (both
+ * SECONDS, --max-body BYTES from argv (both
  * "--opt v" and "--opt=v"). Returns 0, or -1 after printing usage.
  */
 int micro_server_options_args(micro_server_options_t *o, int argc,
@@ -151,6 +152,25 @@ const char *micro_server_address(micro_server_t *s);
 /* A request header (metadata), case-insensitive; NULL when absent. */
 const char *micro_request_header(micro_request_t *r, const char *name);
 const char *micro_request_endpoint(micro_request_t *r);
+
+/*
+ * Every method of a .proto service at once, from the descriptor protoc-c
+ * generates (greeter__say__descriptor): handlers[i] serves methods[i] of
+ * the descriptor (the order of the .proto), as "Say.Hello" over micro's
+ * transport and /pkg.Say/Hello over gRPC. A method streams when its
+ * handler is a stream handler (protoc-c's descriptor does not say).
+ */
+typedef struct {
+    micro_handler_t          unary;
+    micro_stream_handler_t   stream;
+} micro_method_handler_t;
+
+#define MICRO_UNARY(fn)   { (fn), NULL }
+#define MICRO_STREAM(fn)  { NULL, (fn) }
+
+int micro_server_handle_service(micro_server_t *s,
+    const ProtobufCServiceDescriptor *service,
+    const micro_method_handler_t *handlers, void *data);
 
 /* A header (metadata) to send back with the reply (gRPC: initial
  * metadata); 0, or MICRO_EINVAL for a name or value not allowed. */

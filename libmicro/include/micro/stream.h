@@ -35,8 +35,8 @@ typedef struct micro_stream_s  micro_stream_t;
 /*
  * Sends one message (packed, or JSON on a JSON stream). Blocks while the
  * peer is not taking messages (flow control). MICRO_ECLOSED once the
- * stream has ended or this side closed sending; MICRO_ETOOBIG for a
- * message over the limit.
+ * stream has ended or this side closed sending (the peer enforces its
+ * own limit on what it receives).
  */
 int micro_stream_send(micro_stream_t *st, const ProtobufCMessage *msg);
 int micro_stream_send_raw(micro_stream_t *st, const void *data, size_t len);

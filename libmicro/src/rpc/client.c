@@ -459,3 +459,66 @@ micro_client_stream(micro_client_t *c, const char *service,
     return micro_client_open(c, service, endpoint, "application/grpc",
                              response, co, st, err);
 }
+
+
+/* The descriptor's method and its gRPC path; NULL (err set) if unknown. */
+static const ProtobufCMethodDescriptor *
+micro_client_method(const ProtobufCServiceDescriptor *d, const char *method,
+    char *path, size_t size, micro_rpc_error_t *err)
+{
+    const ProtobufCMethodDescriptor  *m;
+
+    m = protobuf_c_service_descriptor_get_method_by_name(d, method);
+    if (m == NULL) {
+        micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s has no method %s",
+                            d->name, method);
+        micro_error_set(MICRO_EINVAL, "%s", err->detail);
+        return NULL;
+    }
+    snprintf(path, size, "/%s/%s", d->name, m->name);
+    return m;
+}
+
+
+int
+micro_client_call_method(micro_client_t *c, const char *service,
+    const ProtobufCServiceDescriptor *d, const char *method,
+    const ProtobufCMessage *req, ProtobufCMessage **resp,
+    const micro_call_options_t *co, micro_rpc_error_t *err)
+{
+    char                              path[512];
+    micro_rpc_error_t                 local;
+    const ProtobufCMethodDescriptor  *m;
+
+    *resp = NULL;
+    m = micro_client_method(d, method, path, sizeof(path), err ? err
+                                                               : &local);
+    if (m == NULL) {
+        return MICRO_EINVAL;
+    }
+    if (req->descriptor != m->input) {
+        return micro_error_set(MICRO_EINVAL, "%s takes a %s, not a %s",
+                               path, m->input->name, req->descriptor->name);
+    }
+    return micro_client_call(c, service, path, req, m->output, resp, co, err);
+}
+
+
+int
+micro_client_stream_method(micro_client_t *c, const char *service,
+    const ProtobufCServiceDescriptor *d, const char *method,
+    const micro_call_options_t *co, micro_stream_t **st,
+    micro_rpc_error_t *err)
+{
+    char                              path[512];
+    micro_rpc_error_t                 local;
+    const ProtobufCMethodDescriptor  *m;
+
+    *st = NULL;
+    m = micro_client_method(d, method, path, sizeof(path), err ? err
+                                                               : &local);
+    if (m == NULL) {
+        return MICRO_EINVAL;
+    }
+    return micro_client_stream(c, service, path, m->output, co, st, err);
+}

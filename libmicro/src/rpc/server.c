@@ -41,7 +41,9 @@ micro_server_options_init(micro_server_options_t *o, const char *name)
 
 
 /* The command-line options: each sets a field of the options. */
-typedef enum { MICRO_OPT_STRING, MICRO_OPT_INT, MICRO_OPT_SECONDS } micro_opt_kind_t;
+typedef enum {
+    MICRO_OPT_STRING, MICRO_OPT_INT, MICRO_OPT_SECONDS, MICRO_OPT_SIZE
+} micro_opt_kind_t;
 
 static const struct {
     const char        *name;
@@ -64,6 +66,8 @@ static const struct {
       offsetof(micro_server_options_t, max_connections) },
     { "keepalive", MICRO_OPT_SECONDS,
       offsetof(micro_server_options_t, keepalive_ms) },
+    { "max-body", MICRO_OPT_SIZE,
+      offsetof(micro_server_options_t, max_body) },
 };
 
 
@@ -112,6 +116,9 @@ micro_server_options_args(micro_server_options_t *o, int argc, char **argv)
         case MICRO_OPT_SECONDS:
             *(int *) field = atoi(val) * 1000;
             break;
+        case MICRO_OPT_SIZE:
+            *(size_t *) field = (size_t) strtoull(val, NULL, 10);
+            break;
         }
     }
     return 0;
@@ -121,7 +128,7 @@ usage:
             "[--advertise HOST:PORT] [--version V] [--ttl SECONDS] "
             "[--threads N] [--workers N] [--read-timeout SECONDS] "
             "[--idle-timeout SECONDS] [--max-connections N] "
-            "[--keepalive SECONDS]\n", argv[0]);
+            "[--keepalive SECONDS] [--max-body BYTES]\n", argv[0]);
     return -1;
 }
 
@@ -245,6 +252,34 @@ micro_server_handle_stream(micro_server_t *s, const char *endpoint,
 {
     return micro_server_add(s, endpoint, request, response, NULL, handler,
                             data);
+}
+
+
+int
+micro_server_handle_service(micro_server_t *s,
+    const ProtobufCServiceDescriptor *service,
+    const micro_method_handler_t *handlers, void *data)
+{
+    int                               rc;
+    char                              name[256];
+    unsigned                          i;
+    const ProtobufCMethodDescriptor  *m;
+
+    for (i = 0; i < service->n_methods; i++) {
+        m = &service->methods[i];
+        if ((handlers[i].unary == NULL) == (handlers[i].stream == NULL)) {
+            return micro_error_set(MICRO_EINVAL, "method %s.%s: give it "
+                                   "either a unary or a stream handler",
+                                   service->short_name, m->name);
+        }
+        snprintf(name, sizeof(name), "%s.%s", service->short_name, m->name);
+        rc = micro_server_add(s, name, m->input, m->output,
+                              handlers[i].unary, handlers[i].stream, data);
+        if (rc != MICRO_OK) {
+            return rc;
+        }
+    }
+    return MICRO_OK;
 }
 
 

@@ -247,6 +247,29 @@ micro_request_route(micro_request_t *r)
 }
 
 
+/* "/pkg.Service/Method" -> "Service.Method", go-micro's endpoint name. */
+const char *
+micro_request_grpc_endpoint(micro_request_t *r, const char *path)
+{
+    const char  *slash, *svc;
+
+    if (path == NULL || path[0] != '/') {
+        return NULL;
+    }
+    slash = strrchr(path, '/');
+    if (slash == path || slash[1] == '\0') {
+        return NULL;
+    }
+    for (svc = slash; svc > path + 1 && svc[-1] != '.' && svc[-1] != '/';
+         svc--)
+    {
+        /* back to the start of the service's short name */
+    }
+    return micro_request_printf(r, "%.*s.%s", (int) (slash - svc), svc,
+                                slash + 1);
+}
+
+
 /* The endpoint called name (Debug.Health: none), or a 404. */
 void
 micro_request_find(micro_request_t *r, const char *name)
@@ -254,6 +277,13 @@ micro_request_find(micro_request_t *r, const char *name)
     size_t           i;
     micro_server_t  *s = r->server;
 
+    if (name[0] == '/' && (name = micro_request_grpc_endpoint(r, name))
+                          == NULL)
+    {
+        micro_request_set_error(r, "go.micro.server", 404, "unknown "
+                                "endpoint");
+        return;
+    }
     r->endpoint_name = name;
     if (strcmp(name, "Debug.Health") == 0) {
         return;

@@ -115,6 +115,8 @@ int micro_server_subscribers_list(micro_server_t *s, micro_endpoint_t *eps);
 /* server_call.c, for transports: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);
 void micro_request_find(micro_request_t *r, const char *name);
+const char *micro_request_grpc_endpoint(micro_request_t *r,
+    const char *path);
 void micro_request_execute(micro_request_t *r);
 void micro_request_set_error(micro_request_t *r, const char *id, int code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

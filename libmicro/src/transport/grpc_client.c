@@ -47,6 +47,7 @@ struct micro_h2c_call_s {
     size_t                     nnv;
     micro_buf_t                strings;      /* what nv points into */
     micro_grpc_reader_t        rd;
+    size_t                     held;         /* window held back */
     int                        status;       /* grpc-status; -1 none */
     int                        http_status;
     micro_buf_t                message;      /* grpc-message, decoded */
@@ -407,6 +408,10 @@ micro_h2c_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
     {
         micro_stream_on_message(call->st, msg, n);
     }
+    n = micro_stream_window(call->st, len, &call->held);
+    if (n) {
+        nghttp2_session_consume_stream(session, id, n);
+    }
     if (rc < 0) {
         /* compressed, or over the limit: not for us */
         call->status = rc == -1 ? MICRO_GRPC_UNIMPLEMENTED
@@ -670,9 +675,8 @@ micro_grpc_on_async(uv_async_t *a)
         if (call->conn == NULL || call->st == NULL) {
             continue;
         }
+        consumed = micro_stream_window(call->st, 0, &call->held);
         pthread_mutex_lock(&call->st->lock);
-        consumed = call->st->consumed;
-        call->st->consumed = 0;
         cancel = call->st->cancel;
         pthread_mutex_unlock(&call->st->lock);
         c = call->conn;
@@ -924,13 +928,11 @@ micro_grpc_call(micro_transport_t *tr, const micro_transport_call_t *in,
         snprintf(reply->why, sizeof(reply->why), "%s", micro_error_detail());
         return MICRO_TRIP_CONNECT;
     }
-    rc = micro_stream_send_raw(st, in->body, in->len);
-    if (rc == MICRO_OK) {
+    if (micro_stream_send_raw(st, in->body, in->len) == MICRO_OK) {
         micro_stream_close_send(st);
-        rc = micro_stream_recv_raw(st, reply->body);
-        if (rc == MICRO_EEND) {
-            rc = MICRO_OK;
-        }
+        micro_stream_recv_raw(st, reply->body);
+    } else {
+        micro_stream_cancel(st);
     }
     rc = micro_stream_status(st, &err);
     pthread_mutex_lock(&st->lock);

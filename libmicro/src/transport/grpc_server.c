@@ -34,6 +34,7 @@ struct micro_h2_stream_s {
     uv_timer_t                         timer;       /* read, deadline */
     size_t                             header_bytes;
     size_t                             body_bytes;
+    size_t                             held;        /* window held back */
     int                                routed;
     int                                in_ended;    /* the caller's last */
     int                                json;
@@ -353,9 +354,8 @@ micro_h2_on_wake(uv_async_t *a)
         if (st == NULL || hs->closed) {
             continue;
         }
+        consumed = micro_stream_window(st, 0, &hs->held);
         pthread_mutex_lock(&st->lock);
-        consumed = st->consumed;
-        st->consumed = 0;
         cancel = st->cancel;
         pthread_mutex_unlock(&st->lock);
         if (consumed) {
@@ -754,29 +754,6 @@ micro_h2_on_stream_timer(uv_timer_t *t)
 }
 
 
-/* "/pkg.Service/Method" -> "Service.Method", go-micro's endpoint name. */
-static const char *
-micro_h2_endpoint(micro_request_t *r, const char *path)
-{
-    const char  *slash, *svc;
-
-    if (path == NULL || path[0] != '/') {
-        return NULL;
-    }
-    slash = strrchr(path, '/');
-    if (slash == path || slash[1] == '\0') {
-        return NULL;
-    }
-    for (svc = slash; svc > path + 1 && svc[-1] != '.' && svc[-1] != '/';
-         svc--)
-    {
-        /* back to the start of the service's short name */
-    }
-    return micro_request_printf(r, "%.*s.%s", (int) (slash - svc), svc,
-                                slash + 1);
-}
-
-
 /* The request's headers are in: decide what the call is. */
 static void
 micro_h2_route(micro_h2_stream_t *hs)
@@ -810,7 +787,7 @@ micro_h2_route(micro_h2_stream_t *hs)
     {
         micro_request_set_error(r, "go.micro.server", 405, "method not "
                                 "allowed");
-    } else if ((name = micro_h2_endpoint(r, path)) == NULL) {
+    } else if ((name = micro_request_grpc_endpoint(r, path)) == NULL) {
         micro_request_set_error(r, "go.micro.server", 501, "no such method "
                                 "%s", path ? path : "");
     } else if (strcmp(path, "/grpc.health.v1.Health/Check") == 0) {
@@ -1034,6 +1011,10 @@ micro_h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
         if (micro_stream_on_message(hs->st, msg, n) != MICRO_OK) {
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         }
+    }
+    n = micro_stream_window(hs->st, len, &hs->held);
+    if (n) {
+        nghttp2_session_consume_stream(session, id, n);
     }
     if (rc == -1) {
         micro_h2_stream_fail(hs, MICRO_EINVAL, 501, "compressed messages "

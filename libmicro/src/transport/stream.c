@@ -139,9 +139,10 @@ micro_stream_send_raw(micro_stream_t *st, const void *data, size_t len)
     int      rc = MICRO_OK;
     uint8_t  prefix[MICRO_GRPC_HEADER_LEN];
 
-    if (len > st->max_message) {
+    /* the receiver's limit is the receiver's: here only the framing's */
+    if (len > UINT32_MAX) {
         return micro_error_set(MICRO_ETOOBIG, "message of %zu bytes is over "
-                               "the limit of %zu", len, st->max_message);
+                               "gRPC's 4 GiB", len);
     }
     pthread_mutex_lock(&st->lock);
     while (!st->done && !st->out_closed
@@ -249,8 +250,10 @@ micro_stream_recv_raw(micro_stream_t *st, micro_buf_t *out)
             if (st->in_head == NULL) {
                 st->in_tail = NULL;
             }
-            st->consumed += MICRO_GRPC_HEADER_LEN + m->len;
-            micro_stream_wake(st);
+            st->queued -= MICRO_GRPC_HEADER_LEN + m->len;
+            if (st->holding && st->queued < MICRO_GRPC_WINDOW) {
+                micro_stream_wake(st);
+            }
             break;
         }
         if (st->done && st->result != MICRO_OK) {
@@ -379,6 +382,7 @@ micro_stream_on_message(micro_stream_t *st, const uint8_t *data, size_t len)
         st->in_head = m;
     }
     st->in_tail = m;
+    st->queued += MICRO_GRPC_HEADER_LEN + len;
     pthread_cond_broadcast(&st->cond);
     pthread_mutex_unlock(&st->lock);
     return MICRO_OK;
@@ -409,6 +413,25 @@ micro_stream_on_finish(micro_stream_t *st, int result,
         pthread_cond_broadcast(&st->cond);
     }
     pthread_mutex_unlock(&st->lock);
+}
+
+
+size_t
+micro_stream_window(micro_stream_t *st, size_t received, size_t *held)
+{
+    size_t  n = 0;
+
+    pthread_mutex_lock(&st->lock);
+    *held += received;
+    if (st->queued < MICRO_GRPC_WINDOW) {
+        n = *held;
+        *held = 0;
+        st->holding = 0;
+    } else {
+        st->holding = 1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return n;
 }
 
 

@@ -35,8 +35,9 @@ struct micro_stream_s {
     micro_stream_msg_t                *in_head;
     micro_stream_msg_t                *in_tail;
     int                                in_ended;     /* the peer's last */
-    size_t                             consumed;     /* taken, for the
-                                                        flow-control window */
+    size_t                             queued;       /* bytes in, untaken */
+    int                                holding;      /* the I/O side holds
+                                                        window back */
     /* to send: framed messages */
     micro_buf_t                        out;
     size_t                             out_pos;
@@ -83,6 +84,15 @@ void micro_stream_on_finish(micro_stream_t *st, int result,
  */
 ssize_t micro_stream_take_output(micro_stream_t *st, uint8_t *buf,
     size_t size, int *eof);
+
+/*
+ * Flow control: of the bytes received (and those held before), how many
+ * to give back to the peer's window now: all while the messages waiting
+ * to be taken are under a window's worth, else none (held in *held, and
+ * the stream wakes its I/O side as they are taken).
+ */
+size_t micro_stream_window(micro_stream_t *st, size_t received,
+    size_t *held);
 
 /* Detaches the I/O side (io = NULL) and drops its reference. */
 void micro_stream_detach(micro_stream_t *st);
