@@ -205,3 +205,21 @@ build_grpc_peers() {
             GOCACHE=$out/gocache go build -o "$out/$b" "$b"
     done
 }
+
+# The streaming peers: grpc-go's Shapes server (t/peers/grpcgo) and the
+# one-stream client (bench/grpc-go/streamclient), as $out/gshapes and
+# $out/gstream.
+build_stream_peers() {
+    out=$root/build/bench
+    local gopath=$out/gopath
+    [ -x "$out/gshapes" ] && [ -x "$out/gstream" ] && return 0
+    mkdir -p "$gopath/src/shapes" "$gopath/src/gshapes" "$gopath/src/gstream"
+    cp "$root/t/peers/grpcgo/main.go" "$gopath/src/gshapes/"
+    cp "$root/bench/grpc-go/streamclient/main.go" "$gopath/src/gstream/"
+    protoc -I"$root/libmicro/test/proto" --go_out=plugins=grpc:"$gopath/src/shapes" \
+        "$root/libmicro/test/proto/shapes.proto"
+    for b in gshapes gstream; do
+        GOPATH=$gopath:/usr/share/gocode GO111MODULE=off \
+            GOCACHE=$out/gocache go build -o "$out/$b" "$b"
+    done
+}

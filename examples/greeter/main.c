@@ -33,16 +33,17 @@ main(int argc, char **argv)
     micro_server_t          *s;
     micro_server_options_t   o;
 
+    /* the methods of service Say, in the .proto's order */
+    static const micro_method_handler_t  say[] = { MICRO_UNARY(say_hello) };
+
     micro_server_options_init(&o, "go.micro.srv.greeter");
     if (micro_server_options_args(&o, argc, argv) != 0
-        || micro_server_new(&o, &s) != 0)
+        || micro_server_new(&o, &s) != 0
+        || micro_server_handle_service(s,
+               &go__micro__srv__greeter__say__descriptor, say, NULL) != 0)
     {
         return 2;
     }
-    micro_server_handle(s, "Say.Hello",
-                        &go__micro__srv__greeter__request__descriptor,
-                        &go__micro__srv__greeter__response__descriptor,
-                        say_hello, NULL);
     if (micro_server_run(s) != 0) {
         fprintf(stderr, "greeter: %s\n", micro_error_detail());
         return 1;

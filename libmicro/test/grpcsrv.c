@@ -187,6 +187,7 @@ chat(micro_request_t *r, micro_stream_t *st, void *data)
 int
 main(int argc, char **argv)
 {
+    int                              rc;
     micro_server_t                  *s;
     micro_server_options_t           o;
     static const micro_method_handler_t  handlers[] = {
@@ -203,5 +204,7 @@ main(int argc, char **argv)
         fprintf(stderr, "grpcsrv: %s\n", micro_error_detail());
         return 1;
     }
-    return micro_server_run(s) == MICRO_OK ? 0 : 1;
+    rc = micro_server_run(s);
+    micro_server_free(s);
+    return rc == MICRO_OK ? 0 : 1;
 }

@@ -54,6 +54,10 @@ my ($rc, $err);
     '{"name":"John"}');
 is($out, "{\"msg\":\"Hello John\"}\n", 'and answers the README call')
     or diag($err);
+($rc, $out, $err) = $t->micro('call', 'go.micro.srv.greeter', 'Say.Hello',
+    '{"name":"gRPC"}', '--protocol', 'grpc');
+is($out, "{\"msg\":\"Hello gRPC\"}\n", 'over gRPC too, on the same port')
+    or diag($err);
 
 # the registry's scripts installed whole are the text libmicro runs (the
 # greeter loaded them: their SHA1s are in Redis's script cache), and
