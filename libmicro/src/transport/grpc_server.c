@@ -55,6 +55,8 @@ struct micro_h2_conn_s {
     uv_timer_t                         idle;        /* idle, shutdown grace */
     uv_timer_t                         ping;        /* keepalive */
     uv_async_t                         wake;        /* from stream handlers */
+    uv_check_t                         later;       /* one flush for the
+                                                       replies of a turn */
     nghttp2_session                   *session;
     pthread_mutex_t                    lock;        /* the wake list */
     micro_h2_stream_t                 *woken;
@@ -64,6 +66,7 @@ struct micro_h2_conn_s {
     int                                closing;     /* 1 GOAWAY, 2 closed */
     int                                close_after_write;
     int                                writing;
+    int                                flush_later;
     int                                ping_unanswered;
     micro_h2_conn_t                   *prev;
     micro_h2_conn_t                   *next;
@@ -125,6 +128,7 @@ micro_h2_close(micro_h2_conn_t *c)
     uv_close((uv_handle_t *) &c->tcp, micro_h2_on_handle_closed);
     uv_close((uv_handle_t *) &c->idle, micro_h2_on_handle_closed);
     uv_close((uv_handle_t *) &c->ping, micro_h2_on_handle_closed);
+    uv_close((uv_handle_t *) &c->later, micro_h2_on_handle_closed);
     /* nghttp2 will not close them: the calls end with the connection */
     for (hs = c->streams; hs; hs = next) {
         next = hs->next;
@@ -201,6 +205,31 @@ micro_h2_flush(micro_h2_conn_t *c)
         free(w->buf.base);
         free(w);
         micro_h2_close(c);
+    }
+}
+
+
+static void
+micro_h2_on_later(uv_check_t *h)
+{
+    micro_h2_conn_t  *c = h->data;
+
+    uv_check_stop(h);
+    c->flush_later = 0;
+    micro_h2_flush(c);
+}
+
+
+/*
+ * Replies that workers finish come back one by one in a loop turn; they
+ * go out in one write after it (the check phase), not a write each.
+ */
+static void
+micro_h2_flush_later(micro_h2_conn_t *c)
+{
+    if (!c->flush_later && c->closing != 2) {
+        c->flush_later = 1;
+        uv_check_start(&c->later, micro_h2_on_later);
     }
 }
 
@@ -556,7 +585,7 @@ micro_h2_after_work(uv_work_t *w, int status)
     if (!hs->replied) {                  /* else its deadline answered */
         micro_h2_reply(hs);
     }
-    micro_h2_flush(c);
+    micro_h2_flush_later(c);
 }
 
 
@@ -1184,8 +1213,10 @@ micro_grpc_server_adopt(micro_io_t *io, int fd, const char *bytes,
     uv_timer_init(&io->loop, &c->idle);
     uv_timer_init(&io->loop, &c->ping);
     uv_async_init(&io->loop, &c->wake, micro_h2_on_wake);
+    uv_check_init(&io->loop, &c->later);
     c->tcp.data = c->idle.data = c->ping.data = c->wake.data = c;
-    c->handles = 4;
+    c->later.data = c;
+    c->handles = 5;
     __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
     c->next = io->grpc_conns;
     if (c->next) {
