@@ -28,6 +28,39 @@ micro_request_set_error(micro_request_t *r, const char *id, int code,
 }
 
 
+/* A header as a transport read it: its name and value in one block. */
+int
+micro_request_add_header(micro_request_t *r, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+    char          *kv;
+    size_t         cap;
+    micro_pair_t  *items;
+
+    if (r->headers.len == r->headers_cap) {
+        cap = r->headers_cap ? r->headers_cap * 2 : 16;
+        items = realloc(r->headers.items, cap * sizeof(micro_pair_t));
+        if (items == NULL) {
+            return MICRO_ENOMEM;
+        }
+        r->headers.items = items;
+        r->headers_cap = cap;
+    }
+    kv = malloc(nlen + vlen + 2);
+    if (kv == NULL) {
+        return MICRO_ENOMEM;
+    }
+    memcpy(kv, name, nlen);
+    kv[nlen] = '\0';
+    memcpy(kv + nlen + 1, value, vlen);
+    kv[nlen + 1 + vlen] = '\0';
+    r->headers.items[r->headers.len].key = kv;
+    r->headers.items[r->headers.len].value = kv + nlen + 1;
+    r->headers.len++;
+    return MICRO_OK;
+}
+
+
 const char *
 micro_request_header(micro_request_t *r, const char *name)
 {
@@ -164,8 +197,7 @@ micro_request_free(micro_request_t *r)
     size_t  i;
 
     for (i = 0; i < r->headers.len; i++) {
-        free(r->headers.items[i].key);
-        free(r->headers.items[i].value);
+        free(r->headers.items[i].key);           /* the value with it */
     }
     free(r->headers.items);
     micro_metadata_free(&r->reply_headers);
@@ -251,6 +283,8 @@ micro_request_route(micro_request_t *r)
 const char *
 micro_request_grpc_endpoint(micro_request_t *r, const char *path)
 {
+    char        *name;
+    size_t       slen, mlen;
     const char  *slash, *svc;
 
     if (path == NULL || path[0] != '/') {
@@ -265,8 +299,15 @@ micro_request_grpc_endpoint(micro_request_t *r, const char *path)
     {
         /* back to the start of the service's short name */
     }
-    return micro_request_printf(r, "%.*s.%s", (int) (slash - svc), svc,
-                                slash + 1);
+    slen = (size_t) (slash - svc);
+    mlen = strlen(slash + 1);
+    name = micro_request_alloc(r, slen + mlen + 2);
+    if (name) {
+        memcpy(name, svc, slen);
+        name[slen] = '.';
+        memcpy(name + slen + 1, slash + 1, mlen + 1);
+    }
+    return name;
 }
 
 

@@ -85,7 +85,9 @@ struct micro_request_s {
     int                                done;
     int                                keep_alive;
     int                                json;
-    micro_metadata_t                   headers;
+    micro_metadata_t                   headers;     /* each key and its
+                                                       value: one block */
+    size_t                             headers_cap;
     micro_buf_t                        body;
     const micro_endpoint_handler_t    *endpoint;
     const char                        *endpoint_name;
@@ -115,6 +117,8 @@ int micro_server_subscribers_list(micro_server_t *s, micro_endpoint_t *eps);
 /* server_call.c, for transports: decides r->status and fills r->reply */
 void micro_request_route(micro_request_t *r);
 void micro_request_find(micro_request_t *r, const char *name);
+int micro_request_add_header(micro_request_t *r, const char *name,
+    size_t nlen, const char *value, size_t vlen);
 const char *micro_request_grpc_endpoint(micro_request_t *r,
     const char *path);
 void micro_request_execute(micro_request_t *r);

@@ -896,7 +896,6 @@ micro_h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
     const uint8_t *name, size_t namelen, const uint8_t *value,
     size_t valuelen, uint8_t flags, void *arg)
 {
-    micro_pair_t       *items;
     micro_request_t    *r;
     micro_h2_stream_t  *hs;
 
@@ -921,16 +920,9 @@ micro_h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
         }
         return 0;
     }
-    items = realloc(r->headers.items,
-                    (r->headers.len + 1) * sizeof(micro_pair_t));
-    if (items == NULL) {
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    r->headers.items = items;
-    items[r->headers.len].key = strndup((const char *) name, namelen);
-    items[r->headers.len].value = strndup((const char *) value, valuelen);
-    r->headers.len++;
-    return 0;
+    return micro_request_add_header(r, (const char *) name, namelen,
+                                    (const char *) value, valuelen)
+           == MICRO_OK ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 
@@ -1132,12 +1124,17 @@ micro_h2_init(void)
 }
 
 
+/* nghttp2 copies what it keeps: one read buffer serves a thread's loop */
+static __thread char  micro_h2_buf[65536];
+
+
 static void
 micro_h2_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void) h;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
+    (void) suggested;
+    buf->base = micro_h2_buf;
+    buf->len = sizeof(micro_h2_buf);
 }
 
 
@@ -1163,14 +1160,12 @@ micro_h2_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     micro_h2_conn_t  *c = s->data;
 
     if (nread < 0) {
-        free(buf->base);
         micro_h2_close(c);
         return;
     }
     if (nread > 0) {
         micro_h2_recv(c, buf->base, (size_t) nread);
     }
-    free(buf->base);
 }
 
 

@@ -240,7 +240,6 @@ static int
 micro_conn_header_done(micro_conn_t *c)
 {
     micro_request_t  *r = c->parsing;
-    micro_pair_t     *items;
 
     if (c->header_state != 2) {
         return 0;
@@ -251,17 +250,9 @@ micro_conn_header_done(micro_conn_t *c)
                                 "headers");
         return -1;
     }
-    items = realloc(r->headers.items,
-                    (r->headers.len + 1) * sizeof(micro_pair_t));
-    if (items == NULL) {
-        return -1;
-    }
-    r->headers.items = items;
-    items[r->headers.len].key = strndup((char *) c->field.data, c->field.len);
-    items[r->headers.len].value = strndup((char *) c->value.data,
-                                          c->value.len);
-    r->headers.len++;
-    return 0;
+    return micro_request_add_header(r, (char *) c->field.data, c->field.len,
+                                    (char *) c->value.data, c->value.len)
+           == MICRO_OK ? 0 : -1;
 }
 
 
