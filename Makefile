@@ -235,7 +235,7 @@ demo: all
 bench: all $(BUILD)/bench/registry_bench $(BUILD)/bench/transcode_bench
 	$(BUILD)/bench/registry_bench
 	$(BUILD)/bench/transcode_bench $(GEN)/proto/services.pb
-	@failed=; for b in rpc gateway callgrind handlers web broker scale slow; do \
+	@failed=; for b in rpc grpc gateway callgrind handlers web broker scale slow; do \
 	    bash bench/$$b.sh || failed="$$failed $$b"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "bench failed:$$failed"; exit 1; fi
