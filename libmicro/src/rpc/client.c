@@ -182,6 +182,31 @@ micro_client_transport(micro_client_t *c, const micro_call_options_t *co,
 }
 
 
+/* The call as the transport sees it, checked (a 400 in err if not). */
+static int
+micro_client_prepare(micro_client_t *c, micro_transport_t *tr,
+    const char *service, const char *endpoint, const char *content_type,
+    const micro_call_options_t *co, char *id, size_t size,
+    micro_transport_call_t *call, micro_rpc_error_t *err)
+{
+    memset(call, 0, sizeof(*call));
+    call->service = service;
+    call->endpoint = endpoint;
+    call->content_type = content_type;
+    call->id = micro_call_id(c, co, id, size);
+    call->metadata = co ? co->metadata : NULL;
+    call->nmetadata = co ? co->nmetadata : 0;
+    call->timeout_ms = co && co->timeout_ms ? co->timeout_ms
+                                            : c->opts.timeout_ms;
+    if (tr->ops->check(call) != MICRO_OK) {
+        micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
+                            micro_error_detail());
+        return MICRO_EINVAL;
+    }
+    return MICRO_OK;
+}
+
+
 int
 micro_client_call_raw(micro_client_t *c, const char *service,
     const char *endpoint, const char *content_type, const void *body,
@@ -206,22 +231,16 @@ micro_client_call_raw(micro_client_t *c, const char *service,
     got.body = reply;
     got.headers = co ? co->reply_metadata : NULL;
 
-    memset(&call, 0, sizeof(call));
-    call.service = service;
-    call.endpoint = endpoint;
-    call.content_type = content_type;
-    call.id = micro_call_id(c, co, made, sizeof(made));
+    tr = micro_client_transport(c, co, MICRO_PROTOCOL_MUCP);
+    if (micro_client_prepare(c, tr, service, endpoint, content_type, co,
+                             made, sizeof(made), &call, err) != MICRO_OK)
+    {
+        return MICRO_EINVAL;
+    }
     call.body = body;
     call.len = len;
-    call.metadata = co ? co->metadata : NULL;
-    call.nmetadata = co ? co->nmetadata : 0;
-    call.timeout_ms = co && co->timeout_ms > 0 ? co->timeout_ms
-                                               : c->opts.timeout_ms;
-    tr = micro_client_transport(c, co, MICRO_PROTOCOL_MUCP);
-    if (tr->ops->check(&call) != MICRO_OK) {
-        micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
-                            micro_error_detail());
-        return MICRO_EINVAL;
+    if (call.timeout_ms <= 0) {
+        call.timeout_ms = c->opts.timeout_ms;
     }
 
     attempts = 1 + c->opts.retries;
@@ -347,18 +366,9 @@ micro_client_open(micro_client_t *c, const char *service,
         err = &local;
     }
     memset(err, 0, sizeof(*err));
-    memset(&call, 0, sizeof(call));
-    call.service = service;
-    call.endpoint = endpoint;
-    call.content_type = content_type;
-    call.id = micro_call_id(c, co, made, sizeof(made));
-    call.metadata = co ? co->metadata : NULL;
-    call.nmetadata = co ? co->nmetadata : 0;
-    call.timeout_ms = co && co->timeout_ms ? co->timeout_ms
-                                           : c->opts.timeout_ms;
-    if (c->grpc->ops->check(&call) != MICRO_OK) {
-        micro_rpc_error_set(err, MICRO_CLIENT_ID, 400, "%s",
-                            micro_error_detail());
+    if (micro_client_prepare(c, c->grpc, service, endpoint, content_type, co,
+                             made, sizeof(made), &call, err) != MICRO_OK)
+    {
         return MICRO_EINVAL;
     }
     if (co && co->address) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <nghttp2/nghttp2.h>
+#include <uv.h>
 
 #include "micro/transcode.h"
 
@@ -78,6 +79,16 @@ void micro_grpc_reader_free(micro_grpc_reader_t *rd);
 #define MICRO_NV(name, value, vlen)                                         \
     { (uint8_t *) (name), (uint8_t *) (value), sizeof(name) - 1, (vlen),    \
       NGHTTP2_NV_FLAG_NO_COPY_NAME }
+
+/*
+ * Everything nghttp2 has to send on the connection, in one uv_write with
+ * done as its callback: 1 when a write started, 0 with nothing to send,
+ * -1 when it failed. done gets conn back from micro_grpc_written(), which
+ * frees what the write took.
+ */
+int micro_grpc_write(nghttp2_session *session, uv_stream_t *tcp, void *conn,
+    uv_write_cb done);
+void *micro_grpc_written(uv_write_t *req);
 
 /* Reserved names a call's metadata must not carry. */
 int micro_grpc_reserved_header(const char *name, size_t len);

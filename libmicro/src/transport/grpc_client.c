@@ -71,12 +71,6 @@ struct micro_h2c_s {
     micro_h2c_call_t          *calls;        /* its open streams */
 };
 
-typedef struct {
-    uv_write_t                 req;
-    uv_buf_t                   buf;
-    micro_h2c_t               *conn;
-} micro_h2c_write_t;
-
 static void micro_h2c_flush(micro_h2c_t *c);
 
 
@@ -227,11 +221,8 @@ micro_h2c_close(micro_h2c_t *c, const char *why)
 static void
 micro_h2c_on_write(uv_write_t *req, int status)
 {
-    micro_h2c_write_t  *w = (micro_h2c_write_t *) req;
-    micro_h2c_t        *c = w->conn;
+    micro_h2c_t  *c = micro_grpc_written(req);
 
-    free(w->buf.base);
-    free(w);
     c->writing = 0;
     if (status != 0) {
         micro_h2c_close(c, "cannot write to the connection");
@@ -244,49 +235,21 @@ micro_h2c_on_write(uv_write_t *req, int status)
 static void
 micro_h2c_flush(micro_h2c_t *c)
 {
-    ssize_t             n;
-    micro_buf_t         out = { 0 };
-    const uint8_t      *data;
-    micro_h2c_write_t  *w;
+    int  rc;
 
     if (c->writing || c->closing || !c->connected) {
         return;
     }
-    while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
-        if (micro_buf_append(&out, data, (size_t) n) != MICRO_OK) {
-            n = -1;
-            break;
-        }
-    }
-    if (n < 0) {
-        micro_buf_free(&out);
-        micro_h2c_close(c, "HTTP/2 failed");
-        return;
-    }
-    if (out.len == 0) {
-        if (!nghttp2_session_want_read(c->session)
-            && !nghttp2_session_want_write(c->session))
-        {
-            micro_h2c_close(c, "the server closed the connection");
-        }
-        return;
-    }
-    w = calloc(1, sizeof(*w));
-    if (w == NULL) {
-        micro_buf_free(&out);
-        micro_h2c_close(c, "out of memory");
-        return;
-    }
-    w->conn = c;
-    w->buf = uv_buf_init((char *) out.data, (unsigned) out.len);
-    c->writing = 1;
-    if (uv_write(&w->req, (uv_stream_t *) &c->tcp, &w->buf, 1,
-                 micro_h2c_on_write) != 0)
-    {
-        c->writing = 0;
-        free(w->buf.base);
-        free(w);
+    rc = micro_grpc_write(c->session, (uv_stream_t *) &c->tcp, c,
+                          micro_h2c_on_write);
+    if (rc < 0) {
         micro_h2c_close(c, "cannot write to the connection");
+    } else if (rc == 0 && !nghttp2_session_want_read(c->session)
+               && !nghttp2_session_want_write(c->session))
+    {
+        micro_h2c_close(c, "the server closed the connection");
+    } else {
+        c->writing = rc;
     }
 }
 
@@ -390,27 +353,23 @@ micro_h2c_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
 {
     int                rc;
     size_t             n;
-    const uint8_t     *msg;
     micro_h2c_call_t  *call;
 
     (void) flags;
     (void) arg;
     nghttp2_session_consume_connection(session, len);
     call = nghttp2_session_get_stream_user_data(session, id);
-    if (call == NULL || micro_buf_append(&call->rd.in, data, len)
-                        != MICRO_OK)
-    {
+    if (call == NULL) {
         nghttp2_session_consume_stream(session, id, len);
         return 0;
     }
-    while ((rc = micro_grpc_read(&call->rd, call->st->max_message, &msg, &n))
-           == 1)
-    {
-        micro_stream_on_message(call->st, msg, n);
-    }
-    n = micro_stream_window(call->st, len, &call->held);
+    rc = micro_stream_on_data(call->st, &call->rd, data, len, &call->held,
+                              &n);
     if (n) {
         nghttp2_session_consume_stream(session, id, n);
+    }
+    if (rc == -3) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     if (rc < 0) {
         /* compressed, or over the limit: not for us */

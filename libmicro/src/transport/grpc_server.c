@@ -78,11 +78,8 @@ micro_h2_close(micro_h2_conn_t *c)
 static void
 micro_h2_on_write(uv_write_t *req, int status)
 {
-    micro_h2_write_t  *w = (micro_h2_write_t *) req;
-    micro_h2_conn_t   *c = w->conn;
+    micro_h2_conn_t  *c = micro_grpc_written(req);
 
-    free(w->buf.base);
-    free(w);
     c->writing = 0;
     if (status != 0) {
         micro_h2_close(c);
@@ -96,51 +93,22 @@ micro_h2_on_write(uv_write_t *req, int status)
 void
 micro_h2_flush(micro_h2_conn_t *c)
 {
-    ssize_t            n;
-    micro_buf_t        out = { 0 };
-    const uint8_t     *data;
-    micro_h2_write_t  *w;
+    int  rc;
 
     if (c->writing || c->closing == 2) {
         return;
     }
-    while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
-        if (micro_buf_append(&out, data, (size_t) n) != MICRO_OK) {
-            n = -1;
-            break;
-        }
-    }
-    if (n < 0) {
-        micro_buf_free(&out);
-        micro_h2_close(c);
-        return;
-    }
-    if (out.len == 0) {
-        if (c->close_after_write
-            || (!nghttp2_session_want_read(c->session)
-                && !nghttp2_session_want_write(c->session)))
-        {
-            micro_h2_close(c);
-        }
-        return;
-    }
-    w = calloc(1, sizeof(*w));
-    if (w == NULL) {
-        micro_buf_free(&out);
-        micro_h2_close(c);
-        return;
-    }
-    w->conn = c;
-    w->buf = uv_buf_init((char *) out.data, (unsigned) out.len);
-    c->writing = 1;
-    if (uv_write(&w->req, (uv_stream_t *) &c->tcp, &w->buf, 1,
-                 micro_h2_on_write) != 0)
+    rc = micro_grpc_write(c->session, (uv_stream_t *) &c->tcp, c,
+                          micro_h2_on_write);
+    if (rc < 0 || (rc == 0 && (c->close_after_write
+                               || (!nghttp2_session_want_read(c->session)
+                                   && !nghttp2_session_want_write(
+                                       c->session)))))
     {
-        c->writing = 0;
-        free(w->buf.base);
-        free(w);
-        micro_h2_close(c);
+        micro_h2_close(c);                  /* failed, or all is said */
+        return;
     }
+    c->writing = rc;
 }
 
 
@@ -437,7 +405,6 @@ micro_h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
 {
     int                 rc;
     size_t              n, max;
-    const uint8_t      *msg;
     micro_h2_stream_t  *hs;
 
     (void) flags;
@@ -464,17 +431,12 @@ micro_h2_on_data(nghttp2_session *session, uint8_t flags, int32_t id,
                ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
 
-    if (micro_buf_append(&hs->rd.in, data, len) != MICRO_OK) {
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    while ((rc = micro_grpc_read(&hs->rd, max, &msg, &n)) == 1) {
-        if (micro_stream_on_message(hs->st, msg, n) != MICRO_OK) {
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        }
-    }
-    n = micro_stream_window(hs->st, len, &hs->held);
+    rc = micro_stream_on_data(hs->st, &hs->rd, data, len, &hs->held, &n);
     if (n) {
         nghttp2_session_consume_stream(session, id, n);
+    }
+    if (rc == -3) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     if (rc == -1) {
         micro_h2_stream_fail(hs, MICRO_EINVAL, 501, "compressed messages "

@@ -65,11 +65,6 @@ struct micro_h2_conn_s {
     micro_h2_conn_t                   *next;
 };
 
-typedef struct {
-    uv_write_t                         req;
-    uv_buf_t                           buf;
-    micro_h2_conn_t                   *conn;
-} micro_h2_write_t;
 
 /* grpc_server.c */
 void micro_h2_flush(micro_h2_conn_t *c);

@@ -416,6 +416,28 @@ micro_stream_on_finish(micro_stream_t *st, int result,
 }
 
 
+int
+micro_stream_on_data(micro_stream_t *st, micro_grpc_reader_t *rd,
+    const uint8_t *data, size_t len, size_t *held, size_t *consume)
+{
+    int             rc;
+    size_t          n;
+    const uint8_t  *msg;
+
+    *consume = len;
+    if (micro_buf_append(&rd->in, data, len) != MICRO_OK) {
+        return -3;
+    }
+    while ((rc = micro_grpc_read(rd, st->max_message, &msg, &n)) == 1) {
+        if (micro_stream_on_message(st, msg, n) != MICRO_OK) {
+            return -3;
+        }
+    }
+    *consume = micro_stream_window(st, len, held);
+    return rc;
+}
+
+
 size_t
 micro_stream_window(micro_stream_t *st, size_t received, size_t *held)
 {

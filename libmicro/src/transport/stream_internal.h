@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "micro/pb.h"
+#include "transport/grpc.h"
 #include "micro/server.h"
 #include "micro/stream.h"
 
@@ -93,6 +94,16 @@ ssize_t micro_stream_take_output(micro_stream_t *st, uint8_t *buf,
  */
 size_t micro_stream_window(micro_stream_t *st, size_t received,
     size_t *held);
+
+/*
+ * A DATA frame's bytes for the stream: its whole messages onto the
+ * queue, the rest kept in rd; *consume is what to give back to the
+ * peer's window now (micro_stream_window). 0; as micro_grpc_read, -1
+ * for a compressed message and -2 for one over the stream's limit; -3
+ * out of memory.
+ */
+int micro_stream_on_data(micro_stream_t *st, micro_grpc_reader_t *rd,
+    const uint8_t *data, size_t len, size_t *held, size_t *consume);
 
 /* Detaches the I/O side (io = NULL) and drops its reference. */
 void micro_stream_detach(micro_stream_t *st);
