@@ -49,6 +49,9 @@ void micro_buf_free(micro_buf_t *b);
 int micro_buf_reserve(micro_buf_t *b, size_t n);
 int micro_buf_append(micro_buf_t *b, const void *data, size_t n);
 
+/* Appends msg packed (protobuf-c's encoding). 0 or MICRO_ENOMEM. */
+int micro_buf_pack(micro_buf_t *b, const ProtobufCMessage *msg);
+
 /*
  * The deepest JSON either direction reads or writes, counted in objects
  * and arrays (protobuf's default recursion limit): what one writes, the

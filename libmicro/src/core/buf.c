@@ -103,3 +103,16 @@ micro_buf_free(micro_buf_t *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+
+int
+micro_buf_pack(micro_buf_t *b, const ProtobufCMessage *msg)
+{
+    size_t  size = protobuf_c_message_get_packed_size(msg);
+
+    if (micro_buf_reserve(b, size ? size : 1) != MICRO_OK) {
+        return MICRO_ENOMEM;
+    }
+    b->len += protobuf_c_message_pack(msg, b->data + b->len);
+    return MICRO_OK;
+}

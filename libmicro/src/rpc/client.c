@@ -419,15 +419,12 @@ micro_client_call(micro_client_t *c, const char *service,
     const micro_call_options_t *co, micro_rpc_error_t *err)
 {
     int          rc;
-    size_t       size;
     micro_buf_t  body = { 0 }, reply = { 0 };
 
     *resp = NULL;
-    size = protobuf_c_message_get_packed_size(req);
-    if (micro_buf_reserve(&body, size ? size : 1) != MICRO_OK) {
+    if (micro_buf_pack(&body, req) != MICRO_OK) {
         return MICRO_ENOMEM;
     }
-    body.len = protobuf_c_message_pack(req, body.data);
 
     rc = micro_client_call_raw(c, service, endpoint, "application/protobuf",
                                body.data, body.len, co, &reply, err);

@@ -358,7 +358,6 @@ void
 micro_request_execute(micro_request_t *r)
 {
     int                              rc;
-    size_t                           size;
     micro_buf_t                      pb = { 0 };
     ProtobufCMessage                *req = NULL, *resp = NULL;
     const micro_endpoint_handler_t  *ep = r->endpoint;
@@ -408,13 +407,11 @@ micro_request_execute(micro_request_t *r)
         goto done;
     }
 
-    size = protobuf_c_message_get_packed_size(resp);
     pb.len = 0;
-    if (micro_buf_reserve(&pb, size) != MICRO_OK) {
+    if (micro_buf_pack(&pb, resp) != MICRO_OK) {
         micro_request_set_error(r, "go.micro.server", 500, "out of memory");
         goto done;
     }
-    pb.len = protobuf_c_message_pack(resp, pb.data);
 
     if (r->json) {
         if (micro_pb_to_json(ep->response_type, pb.data, pb.len, NULL,

@@ -179,14 +179,11 @@ int
 micro_stream_send(micro_stream_t *st, const ProtobufCMessage *msg)
 {
     int          rc;
-    size_t       size;
     micro_buf_t  pb = { 0 }, json = { 0 };
 
-    size = protobuf_c_message_get_packed_size(msg);
-    if (micro_buf_reserve(&pb, size ? size : 1) != MICRO_OK) {
+    if (micro_buf_pack(&pb, msg) != MICRO_OK) {
         return MICRO_ENOMEM;
     }
-    pb.len = protobuf_c_message_pack(msg, pb.data);
     if (st->json && st->send_pb) {
         rc = micro_pb_to_json(st->send_pb, pb.data, pb.len, NULL, &json);
         if (rc == MICRO_OK) {
