@@ -120,17 +120,25 @@ $(BUILD)/bin/micro: $(CLI_SRCS) libmicro/cli/cli.h $(BUILD)/libmicro.a \
 
 # NGINX modules: configured once against Debian's nginx-dev with the
 # binary's own flags (nginx-techniques.md section 1), then built there.
+# nginx's configure makes object names by turning a ".c" or ".S" in the
+# source's path into ".o", anywhere in it: a checkout under mktemp's
+# /tmp/tmp.S... broke. So the tree is configured through a link whose
+# path has no dot.
+NGX_TREE    := /tmp/nginx-micro-$(shell printf %s '$(CURDIR)' | md5sum | cut -c1-12)
+
 $(BUILD)/nginx/Makefile: config $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
+	ln -sfn $(CURDIR) $(NGX_TREE)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(EXTRA_CFLAGS)" \
 	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(EXTRA_LDFLAGS)" \
-	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
-	    --builddir=$(BUILD)/nginx > $(BUILD)/nginx-configure.log
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(NGX_TREE) \
+	    --builddir=$(NGX_TREE)/build/nginx > $(BUILD)/nginx-configure.log
 
 $(MODULES): $(BUILD)/nginx/Makefile $(MODULE_SRCS) $(BUILD)/libmicro.a \
             $(LIB_HDRS) $(GEN)/ngx_micro_web_assets.h
-	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGX_SRC) modules
+	ln -sfn $(CURDIR) $(NGX_TREE)
+	$(MAKE) -f $(NGX_TREE)/build/nginx/Makefile -C $(NGX_SRC) modules
 
 # the dashboard's files, built into the web module (the shell first)
 $(GEN)/ngx_micro_web_assets.h: tools/embed $(DASHBOARD)
