@@ -223,6 +223,13 @@ $(BUILD)/test/test_rpc: libmicro/test/rpc/test_rpc.c $(GEN)/testsvc.pb-c.c \
 	    $(GEN)/testsvc.pb-c.c $(TEST_COMMON) $(BUILD)/libmicro.a $(LIB_LIBS) \
 	    -lcmocka
 
+# the method table of a descriptor set with a service
+$(BUILD)/test/test_grpc: libmicro/test/transport/test_grpc.c $(GEN)/shapes.pb \
+        $(BUILD)/libmicro.a
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -DMICRO_TEST_SHAPES_SET='"$(GEN)/shapes.pb"' \
+	    $(LDFLAGS) -o $@ $< $(BUILD)/libmicro.a $(LIB_LIBS) -lcmocka
+
 $(BUILD)/test/%: %.c $(TEST_COMMON) \
                  libmicro/test/redis_fixture.h $(BUILD)/libmicro.a
 	@mkdir -p $(@D)

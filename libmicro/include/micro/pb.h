@@ -107,6 +107,15 @@ int micro_pb_pool_add_descriptor_set(micro_pb_pool_t *pool,
 const micro_pb_message_t *micro_pb_pool_message(const micro_pb_pool_t *pool,
     const char *full_name);
 
+/* An RPC method of a descriptor set. */
+typedef struct {
+    const char                         *path;        /* "/pkg.Svc/Method" */
+    const micro_pb_message_t           *request;
+    const micro_pb_message_t           *response;
+    uint8_t                             client_streaming;
+    uint8_t                             server_streaming;
+} micro_pb_method_t;
+
 /*
  * The request and response types of an RPC method named as go-micro names
  * endpoints, "Service.Method" (the proto service's name without its
@@ -114,6 +123,11 @@ const micro_pb_message_t *micro_pb_pool_message(const micro_pb_pool_t *pool,
  */
 int micro_pb_pool_method(const micro_pb_pool_t *pool, const char *endpoint,
     const micro_pb_message_t **request, const micro_pb_message_t **response);
+
+/* The same method whole (its gRPC path, whether it streams); NULL when
+ * unknown. */
+const micro_pb_method_t *micro_pb_pool_rpc(const micro_pb_pool_t *pool,
+    const char *endpoint);
 
 /* Number of message types in the pool. */
 size_t micro_pb_pool_size(const micro_pb_pool_t *pool);

@@ -63,6 +63,7 @@ typedef struct {
     unsigned                    emit_defaults:1;   /* output zero values */
     unsigned                    proto_names:1;     /* output proto names */
     unsigned                    ignore_unknown:1;  /* input: skip unknown */
+    unsigned                    enums_as_ints:1;   /* output enum numbers */
     const micro_pb_pool_t      *pool;              /* resolves Any types */
 } micro_transcode_options_t;
 

@@ -20,11 +20,6 @@ struct micro_arena_chunk_s {
     max_align_t             data[];
 };
 
-typedef struct {
-    const micro_pb_message_t  *request;
-    const micro_pb_message_t  *response;
-} micro_pb_method_t;
-
 struct micro_pb_pool_s {
     micro_arena_chunk_t    *chunks;
     micro_map_t             messages;    /* full name -> message */
@@ -102,6 +97,13 @@ micro_pb_pool_message(const micro_pb_pool_t *p, const char *full_name)
         full_name++;
     }
     return micro_map_get(&p->messages, full_name);
+}
+
+
+const micro_pb_method_t *
+micro_pb_pool_rpc(const micro_pb_pool_t *p, const char *endpoint)
+{
+    return micro_map_get(&p->methods, endpoint);
 }
 
 
@@ -618,6 +620,26 @@ micro_define(micro_pb_pool_t *p, micro_pending_t *pd)
 }
 
 
+/* gRPC's "/pkg.Service/Method" (no package: "/Service/Method"), kept in
+ * the pool. */
+static const char *
+micro_method_path(micro_pb_pool_t *p, const char *package,
+    const char *service, const char *method)
+{
+    int    n;
+    char  *path;
+
+    n = snprintf(NULL, 0, "/%s%s%s/%s", package ? package : "",
+                 package && *package ? "." : "", service, method);
+    path = micro_pool_alloc(p, (size_t) n + 1);
+    if (path != NULL) {
+        snprintf(path, (size_t) n + 1, "/%s%s%s/%s", package ? package : "",
+                 package && *package ? "." : "", service, method);
+    }
+    return path;
+}
+
+
 static int
 micro_add_methods(micro_pb_pool_t *p, Google__Protobuf__FileDescriptorProto *fp)
 {
@@ -643,6 +665,14 @@ micro_add_methods(micro_pb_pool_t *p, Google__Protobuf__FileDescriptorProto *fp)
             }
             m->request = micro_pb_pool_message(p, md->input_type);
             m->response = micro_pb_pool_message(p, md->output_type);
+            m->client_streaming = md->has_client_streaming
+                                  && md->client_streaming;
+            m->server_streaming = md->has_server_streaming
+                                  && md->server_streaming;
+            m->path = micro_method_path(p, fp->package, sd->name, md->name);
+            if (m->path == NULL) {
+                return MICRO_ENOMEM;
+            }
             if (m->request == NULL || m->response == NULL) {
                 return micro_error_set(MICRO_EPARSE, "descriptor set: "
                                        "method \"%s\" refers to unknown "

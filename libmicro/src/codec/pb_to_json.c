@@ -466,7 +466,7 @@ micro_p2j_scalar(micro_p2j_t *c, const micro_pb_field_t *f, uint64_t v,
         if (e->null_value) {
             return micro_p2j_raw(c, "null");
         }
-        for (i = 0; i < e->nvalues; i++) {
+        for (i = 0; !c->o->enums_as_ints && i < e->nvalues; i++) {
             if (e->values[i].number == (int32_t) v) {
                 return micro_p2j_string(c, (const uint8_t *) e->values[i].name,
                                         strlen(e->values[i].name));

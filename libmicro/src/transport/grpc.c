@@ -1,4 +1,4 @@
-/* gRPC's wire details that the server and the client share (grpc.h). */
+/* gRPC's wire conventions (micro/grpc.h). */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "micro/error.h"
-#include "transport/grpc.h"
+#include "micro/grpc.h"
 
 /* gRPC status -> go-micro code; the reverse below picks one for each. */
 static const int  micro_grpc_codes[17] = {
@@ -242,59 +242,32 @@ micro_grpc_reserved_header(const char *name, size_t len)
 }
 
 
-typedef struct {
-    uv_write_t     req;
-    uv_buf_t       buf;
-    void          *conn;
-} micro_grpc_write_t;
-
-
+/*
+ * go-micro's naming to gRPC's: "Say.Hello" of go.micro.srv.greeter is
+ * /go.micro.srv.greeter.Say/Hello (go-micro's own rule); "pkg.Say.Hello"
+ * is /pkg.Say/Hello; "/pkg.Say/Hello" stays as it is.
+ */
 int
-micro_grpc_write(nghttp2_session *session, uv_stream_t *tcp, void *conn,
-    uv_write_cb done)
+micro_grpc_path(const char *service, const char *endpoint, char *buf,
+    size_t size)
 {
-    ssize_t              n;
-    micro_buf_t          out = { 0 };
-    const uint8_t       *data;
-    micro_grpc_write_t  *w;
+    int          n;
+    const char  *dot, *first;
 
-    while ((n = nghttp2_session_mem_send(session, &data)) > 0) {
-        if (micro_buf_append(&out, data, (size_t) n) != MICRO_OK) {
-            n = -1;
-            break;
-        }
+    if (endpoint[0] == '/') {
+        n = snprintf(buf, size, "%s", endpoint);
+    } else if ((dot = strrchr(endpoint, '.')) == NULL || dot[1] == '\0') {
+        return micro_error_set(MICRO_EINVAL, "endpoint \"%s\" is not "
+                               "Service.Method", endpoint);
+    } else if ((first = strchr(endpoint, '.')) != dot || service == NULL) {
+        n = snprintf(buf, size, "/%.*s/%s", (int) (dot - endpoint), endpoint,
+                     dot + 1);
+    } else {
+        n = snprintf(buf, size, "/%s.%.*s/%s", service,
+                     (int) (dot - endpoint), endpoint, dot + 1);
     }
-    if (n < 0) {
-        micro_buf_free(&out);
-        return -1;
+    if (n < 0 || (size_t) n >= size) {
+        return micro_error_set(MICRO_EINVAL, "endpoint name too long");
     }
-    if (out.len == 0) {
-        return 0;
-    }
-    w = calloc(1, sizeof(*w));
-    if (w == NULL) {
-        micro_buf_free(&out);
-        return -1;
-    }
-    w->conn = conn;
-    w->buf = uv_buf_init((char *) out.data, (unsigned) out.len);
-    if (uv_write(&w->req, tcp, &w->buf, 1, done) != 0) {
-        free(w->buf.base);
-        free(w);
-        return -1;
-    }
-    return 1;
-}
-
-
-void *
-micro_grpc_written(uv_write_t *req)
-{
-    void                *conn;
-    micro_grpc_write_t  *w = (micro_grpc_write_t *) req;
-
-    conn = w->conn;
-    free(w->buf.base);
-    free(w);
-    return conn;
+    return MICRO_OK;
 }

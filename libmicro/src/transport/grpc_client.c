@@ -794,37 +794,6 @@ micro_h2c_headers(micro_h2c_call_t *call, const micro_transport_call_t *in,
 }
 
 
-/*
- * go-micro's naming to gRPC's: "Say.Hello" of go.micro.srv.greeter is
- * /go.micro.srv.greeter.Say/Hello (go-micro's own rule); "pkg.Say.Hello"
- * is /pkg.Say/Hello; "/pkg.Say/Hello" stays as it is.
- */
-int
-micro_grpc_path(const char *service, const char *endpoint, char *buf,
-    size_t size)
-{
-    int          n;
-    const char  *dot, *first;
-
-    if (endpoint[0] == '/') {
-        n = snprintf(buf, size, "%s", endpoint);
-    } else if ((dot = strrchr(endpoint, '.')) == NULL || dot[1] == '\0') {
-        return micro_error_set(MICRO_EINVAL, "endpoint \"%s\" is not "
-                               "Service.Method", endpoint);
-    } else if ((first = strchr(endpoint, '.')) != dot || service == NULL) {
-        n = snprintf(buf, size, "/%.*s/%s", (int) (dot - endpoint), endpoint,
-                     dot + 1);
-    } else {
-        n = snprintf(buf, size, "/%s.%.*s/%s", service,
-                     (int) (dot - endpoint), endpoint, dot + 1);
-    }
-    if (n < 0 || (size_t) n >= size) {
-        return micro_error_set(MICRO_EINVAL, "endpoint name too long");
-    }
-    return MICRO_OK;
-}
-
-
 int
 micro_grpc_open(micro_transport_t *tr, const micro_transport_call_t *in,
     const ProtobufCMessageDescriptor *recv_type, micro_stream_t **out)

@@ -17,8 +17,4 @@ int micro_grpc_transport_new(size_t max_message, micro_transport_t **out);
 int micro_grpc_open(micro_transport_t *tr, const micro_transport_call_t *in,
     const ProtobufCMessageDescriptor *recv_type, micro_stream_t **out);
 
-/* The gRPC path of endpoint of service (go-micro's naming rules). */
-int micro_grpc_path(const char *service, const char *endpoint, char *buf,
-    size_t size);
-
 #endif

@@ -592,6 +592,13 @@ test_options(void **state)
     c.in = "{\"fInt32\":1,\"fieldNameWithUnderscores\":2}";
     c.out = "{\"f_int32\":1,\"field_name_with_underscores\":2}";
     round_trip(&c, &o);
+
+    /* enums as numbers out; names or numbers are read either way */
+    o.proto_names = 0;
+    o.enums_as_ints = 1;
+    c.in = "{\"fEnum\":\"BLUE\",\"rEnum\":[\"RED\",2]}";
+    c.out = "{\"fEnum\":-3,\"rEnum\":[1,2]}";
+    round_trip(&c, &o);
 }
 
 

@@ -2,7 +2,8 @@
  * gRPC's wire details in isolation (transport/grpc.c): grpc-timeout both
  * ways, grpc-message's percent-encoding, the status <-> go-micro code
  * table the README documents, the length-prefixed message reader, the
- * endpoint -> :path rules, and which protocols a registry node speaks.
+ * endpoint -> :path rules, which protocols a registry node speaks, and
+ * a descriptor set's methods with their paths and kinds of stream.
  * The peers themselves are in t/libmicro/grpc.t.
  */
 
@@ -11,11 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "micro/error.h"
+#include "micro/pb.h"
 #include "micro/service.h"
 #include "transport/grpc.h"
 #include "transport/grpc_client.h"
@@ -190,6 +193,46 @@ test_grpc_node_protocols(void **state)
 }
 
 
+static void
+test_grpc_methods(void **state)
+{
+    long                      size;
+    FILE                     *f;
+    uint8_t                  *data;
+    micro_pb_pool_t          *pool;
+    const micro_pb_method_t  *m;
+
+    (void) state;
+    f = fopen(MICRO_TEST_SHAPES_SET, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    data = malloc((size_t) size);
+    assert_int_equal(fread(data, 1, (size_t) size, f), (size_t) size);
+    fclose(f);
+    assert_int_equal(micro_pb_pool_new(&pool), MICRO_OK);
+    assert_int_equal(micro_pb_pool_add_descriptor_set(pool, data,
+                                                      (size_t) size),
+                     MICRO_OK);
+    free(data);
+
+    m = micro_pb_pool_rpc(pool, "Shapes.Echo");
+    assert_non_null(m);
+    assert_string_equal(m->path, "/micro.shapes.Shapes/Echo");
+    assert_string_equal(m->request->full_name, "micro.shapes.EchoRequest");
+    assert_false(m->client_streaming || m->server_streaming);
+    m = micro_pb_pool_rpc(pool, "Shapes.Count");
+    assert_true(!m->client_streaming && m->server_streaming);
+    m = micro_pb_pool_rpc(pool, "Shapes.Sum");
+    assert_true(m->client_streaming && !m->server_streaming);
+    m = micro_pb_pool_rpc(pool, "Shapes.Chat");
+    assert_true(m->client_streaming && m->server_streaming);
+    assert_null(micro_pb_pool_rpc(pool, "Shapes.Nothing"));
+    micro_pb_pool_free(pool);
+}
+
+
 int
 main(void)
 {
@@ -200,6 +243,7 @@ main(void)
         cmocka_unit_test(test_grpc_reader),
         cmocka_unit_test(test_grpc_path),
         cmocka_unit_test(test_grpc_node_protocols),
+        cmocka_unit_test(test_grpc_methods),
     };
 
     return cmocka_run_group_tests_name("grpc", tests, NULL, NULL);
