@@ -9,6 +9,8 @@
  *     ngx_micro_api_rpc.c        micro_rpc: go-micro's /rpc
  *     ngx_micro_api_filter.c     go-micro errors for NGINX's own answers
  *     ngx_micro_api_upstream.c   the micro transport to a node
+ *     ngx_micro_api_h2.c         HTTP/2 connections to gRPC nodes
+ *     ngx_micro_api_grpc.c       a call over gRPC
  *     ngx_micro_api_goapi.c      handler=api's go.api.Request/Response
  *                                and handler=event's go.api.Event
  *     ngx_micro_api_event.c      handler=event: publish to the broker
@@ -38,6 +40,16 @@
 
 #define NGX_MICRO_API_EVENT_NAMESPACE  "go.micro.evt"   /* go-micro's */
 
+#define NGX_MICRO_API_PROTOCOL_AUTO  0    /* micro_protocol */
+#define NGX_MICRO_API_PROTOCOL_MUCP  1    /* MICRO_PROTOCOL_MUCP */
+#define NGX_MICRO_API_PROTOCOL_GRPC  2    /* MICRO_PROTOCOL_GRPC */
+
+#define NGX_MICRO_API_JSON_EMIT_DEFAULTS   0x0002   /* micro_json_options */
+#define NGX_MICRO_API_JSON_PROTO_NAMES     0x0004
+#define NGX_MICRO_API_JSON_ENUMS_AS_INTS   0x0008
+#define NGX_MICRO_API_JSON_IGNORE_UNKNOWN  0x0010
+#define NGX_MICRO_API_JSON_OFF             0x0020
+
 #define NGX_MICRO_API_RESOLVE_MICRO  0
 #define NGX_MICRO_API_RESOLVE_PATH   1
 #define NGX_MICRO_API_RESOLVE_HOST   2
@@ -56,6 +68,10 @@ typedef struct {
                                                 below it */
     ngx_array_t               *rpc;          /* micro_rpc: namespaces */
     size_t                     max_reply_size;
+    ngx_uint_t                 protocol;     /* micro_protocol */
+    ngx_uint_t                 json;         /* micro_json_options */
+    ngx_array_t               *metadata_allow;
+    ngx_array_t               *metadata_deny;
     ngx_http_upstream_conf_t   upstream;
 } ngx_micro_api_loc_conf_t;
 
@@ -101,6 +117,17 @@ ngx_int_t ngx_micro_api_query_json(ngx_http_request_t *r, ngx_str_t *in,
 
 /* ngx_micro_api_rpc.c */
 ngx_int_t ngx_micro_rpc_handler(ngx_http_request_t *r);
+
+/* ngx_micro_api_upstream.c: is the client's header the call's metadata? */
+ngx_uint_t ngx_micro_api_is_metadata(ngx_http_request_t *r,
+    ngx_table_elt_t *h);
+
+/* ngx_micro_api_grpc.c: the call to a gRPC node (from a body handler,
+ * whose reference it takes over); what a content handler returns. */
+ngx_int_t ngx_micro_api_grpc_start(ngx_http_request_t *r,
+    ngx_micro_api_call_t *call, ngx_http_upstream_conf_t *conf);
+/* grpc-gateway's HTTP status for a gRPC status */
+ngx_uint_t ngx_micro_api_grpc_http_status(ngx_int_t status);
 
 /* ngx_micro_api_filter.c */
 ngx_int_t ngx_micro_api_filter_init(ngx_conf_t *cf);

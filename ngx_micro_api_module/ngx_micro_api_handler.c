@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include <micro/error.h>
+#include <micro/service.h>
 #include <micro/transcode.h>
 
 #include "ngx_micro_api.h"
@@ -152,6 +153,24 @@ ngx_micro_api_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/* The location's micro_json_options for the call's transcoding. */
+static void
+ngx_micro_api_transcode_options(ngx_http_request_t *r,
+    micro_transcode_options_t *o)
+{
+    ngx_uint_t                 json;
+    ngx_micro_api_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    json = (alcf->json & NGX_MICRO_API_JSON_OFF) ? 0 : alcf->json;
+    o->pool = ngx_micro_core_request_conf(r)->pool;
+    o->emit_defaults = (json & NGX_MICRO_API_JSON_EMIT_DEFAULTS) ? 1 : 0;
+    o->proto_names = (json & NGX_MICRO_API_JSON_PROTO_NAMES) ? 1 : 0;
+    o->enums_as_ints = (json & NGX_MICRO_API_JSON_ENUMS_AS_INTS) ? 1 : 0;
+    o->ignore_unknown = (json & NGX_MICRO_API_JSON_IGNORE_UNKNOWN) ? 1 : 0;
+}
+
+
 /* handler=rpc: JSON (or protobuf) to the endpoint, with micro_proto
  * types transcoded. */
 static ngx_int_t
@@ -214,7 +233,7 @@ ngx_micro_api_call(ngx_http_request_t *r)
         call->allocator.alloc = (void *(*)(void *, size_t)) ngx_palloc;
         call->allocator.ctx = r->pool;
         pb.allocator = &call->allocator;
-        call->transcode.pool = cmcf->pool;
+        ngx_micro_api_transcode_options(r, &call->transcode);
         if (micro_json_to_pb(request_type, (char *) body.data, body.len,
                              &call->transcode, &pb) != MICRO_OK)
         {
@@ -289,6 +308,7 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
 
     ctx->pick.peer = peer;
     peer->endpoint = ctx->endpoint;
+    peer->protocol = ctx->proxy ? 0 : alcf->protocol;
     ctx->pick.resume = ctx->handler;
     ctx->pick.proxy = ctx->proxy;
     if (ngx_micro_pick(r, &ctx->pick, &rc) != NGX_OK) {
@@ -301,6 +321,16 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
         return alcf->proxy(r);
     }
 
+    /* the micro transport where the node speaks it (unless micro_protocol
+     * says grpc), gRPC where it does not; retries keep to the same */
+    if (peer->protocol == 0) {
+        peer->protocol = (peer->protocols & MICRO_PROTOCOL_MUCP)
+                         ? MICRO_PROTOCOL_MUCP : MICRO_PROTOCOL_GRPC;
+    }
+    if (peer->protocol == MICRO_PROTOCOL_GRPC) {
+        return ngx_micro_api_grpc_start(r, &ctx->call, ctx->upstream
+                                        ? ctx->upstream : &alcf->upstream);
+    }
     return ngx_micro_api_upstream_start(r, &ctx->call, ctx->upstream
                                         ? ctx->upstream : &alcf->upstream,
                                         &ngx_micro_api_module);

@@ -34,6 +34,8 @@ static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_micro_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_micro_api_names(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_enum_t  ngx_micro_api_resolvers[] = {
@@ -48,6 +50,23 @@ static ngx_conf_enum_t  ngx_micro_api_handlers[] = {
     { ngx_string("api"), NGX_MICRO_API_HANDLER_API },
     { ngx_string("proxy"), NGX_MICRO_API_HANDLER_PROXY },
     { ngx_string("event"), NGX_MICRO_API_HANDLER_EVENT },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_enum_t  ngx_micro_api_protocols[] = {
+    { ngx_string("auto"), NGX_MICRO_API_PROTOCOL_AUTO },
+    { ngx_string("mucp"), NGX_MICRO_API_PROTOCOL_MUCP },
+    { ngx_string("grpc"), NGX_MICRO_API_PROTOCOL_GRPC },
+    { ngx_null_string, 0 }
+};
+
+/* the transcoder's options (micro/transcode.h) */
+static ngx_conf_bitmask_t  ngx_micro_api_json_masks[] = {
+    { ngx_string("emit_defaults"), NGX_MICRO_API_JSON_EMIT_DEFAULTS },
+    { ngx_string("proto_names"), NGX_MICRO_API_JSON_PROTO_NAMES },
+    { ngx_string("enums_as_ints"), NGX_MICRO_API_JSON_ENUMS_AS_INTS },
+    { ngx_string("ignore_unknown"), NGX_MICRO_API_JSON_IGNORE_UNKNOWN },
+    { ngx_string("off"), NGX_MICRO_API_JSON_OFF },
     { ngx_null_string, 0 }
 };
 
@@ -146,6 +165,34 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_micro_api_loc_conf_t, max_reply_size),
+      NULL },
+
+    { ngx_string("micro_protocol"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, protocol),
+      &ngx_micro_api_protocols },
+
+    { ngx_string("micro_json_options"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, json),
+      &ngx_micro_api_json_masks },
+
+    { ngx_string("micro_metadata_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_api_names,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, metadata_allow),
+      NULL },
+
+    { ngx_string("micro_metadata_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_micro_api_names,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, metadata_deny),
       NULL },
 
     { ngx_string("micro_api_namespace"),
@@ -253,10 +300,14 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
      *     conf->namespace = { 0, NULL };
      *     conf->upstream.bufs.num = 0;
      *     conf->upstream.next_upstream = 0;
+     *     conf->json = 0;
      */
 
     conf->resolver = NGX_CONF_UNSET_UINT;
     conf->max_reply_size = NGX_CONF_UNSET_SIZE;
+    conf->protocol = NGX_CONF_UNSET_UINT;
+    conf->metadata_allow = NGX_CONF_UNSET_PTR;
+    conf->metadata_deny = NGX_CONF_UNSET_PTR;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
@@ -299,6 +350,12 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_MICRO_API_RESOLVE_MICRO);
     ngx_conf_merge_size_value(conf->max_reply_size, prev->max_reply_size,
                               NGX_MICRO_API_MAX_REPLY_SIZE);
+    ngx_conf_merge_uint_value(conf->protocol, prev->protocol,
+                              NGX_MICRO_API_PROTOCOL_AUTO);
+    ngx_conf_merge_bitmask_value(conf->json, prev->json, NGX_CONF_BITMASK_SET);
+    ngx_conf_merge_ptr_value(conf->metadata_allow, prev->metadata_allow,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->metadata_deny, prev->metadata_deny, NULL);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);
@@ -442,4 +499,38 @@ ngx_micro_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *ns = value[i];
     }
     return ngx_micro_api_location(cf, alcf, ngx_micro_rpc_handler);
+}
+
+
+/* micro_metadata_allow / _deny name ...: header names, "prefix*" too. */
+static char *
+ngx_micro_api_names(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_array_t  **list = (ngx_array_t **) ((char *) conf + cmd->offset);
+
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (*list != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+    *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                             sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    value = cf->args->elts;
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid header name "
+                               "\"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+        name = ngx_array_push(*list);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        *name = value[i];
+    }
+    return NGX_CONF_OK;
 }

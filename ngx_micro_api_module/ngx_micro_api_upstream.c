@@ -107,16 +107,43 @@ ngx_micro_api_upstream_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
 }
 
 
+/* Does a header's name match one of the list's (a trailing '*' matches
+ * any rest)? */
+static ngx_uint_t
+ngx_micro_api_name_in(ngx_array_t *list, ngx_table_elt_t *h)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    name = list->elts;
+    for (i = 0; i < list->nelts; i++) {
+        if (name[i].len && name[i].data[name[i].len - 1] == '*'
+            ? h->key.len >= name[i].len - 1
+              && ngx_strncasecmp(h->lowcase_key, name[i].data,
+                                 name[i].len - 1) == 0
+            : h->key.len == name[i].len
+              && ngx_strncasecmp(h->lowcase_key, name[i].data,
+                                 name[i].len) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
 /*
  * The client's headers go to the service as metadata, as go-micro passes
  * them, but for those of the transport (Micro-*, X-Micro-*: a client
- * cannot choose the endpoint), of the body's framing and hop by hop.
- * NGINX keeps each name in lower case too.
+ * cannot choose the endpoint), of the body's framing and hop by hop, and
+ * those the location's micro_metadata_allow and _deny leave out. NGINX
+ * keeps each name in lower case too.
  */
-static ngx_uint_t
-ngx_micro_api_metadata(ngx_table_elt_t *h)
+ngx_uint_t
+ngx_micro_api_is_metadata(ngx_http_request_t *r, ngx_table_elt_t *h)
 {
-    ngx_str_t  *name;
+    ngx_str_t                 *name;
+    ngx_micro_api_loc_conf_t  *alcf;
 
     static ngx_str_t  own[] = {
         ngx_string("host"), ngx_string("content-length"),
@@ -140,13 +167,21 @@ ngx_micro_api_metadata(ngx_table_elt_t *h)
             return 0;
         }
     }
-    return 1;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_micro_api_module);
+    if (alcf->metadata_allow && !ngx_micro_api_name_in(alcf->metadata_allow,
+                                                       h))
+    {
+        return 0;
+    }
+    return alcf->metadata_deny == NULL
+           || !ngx_micro_api_name_in(alcf->metadata_deny, h);
 }
 
 
 typedef struct {
-    size_t    len;
-    u_char   *p;                  /* NULL: only the length */
+    ngx_http_request_t  *request;
+    size_t               len;
+    u_char              *p;       /* NULL: only the length */
 } ngx_micro_api_metadata_t;
 
 
@@ -158,7 +193,7 @@ ngx_micro_api_metadata_line(ngx_table_elt_t *h, void *data)
 
     if (m->p == NULL) {
         m->len += h->key.len + sizeof(": " CRLF) - 1 + h->value.len;
-    } else if (ngx_micro_api_metadata(h)) {
+    } else if (ngx_micro_api_is_metadata(m->request, h)) {
         m->p = ngx_cpymem(m->p, h->key.data, h->key.len);
         *m->p++ = ':'; *m->p++ = ' ';
         m->p = ngx_cpymem(m->p, h->value.data, h->value.len);
@@ -172,7 +207,7 @@ ngx_micro_api_metadata_line(ngx_table_elt_t *h, void *data)
 static u_char *
 ngx_micro_api_put_metadata(ngx_http_request_t *r, u_char *p, size_t *room)
 {
-    ngx_micro_api_metadata_t  m = { 0, p };
+    ngx_micro_api_metadata_t  m = { r, 0, p };
 
     (void) ngx_micro_headers_each(r, ngx_micro_api_metadata_line, &m);
     if (room) {

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <micro/error.h>
+#include <micro/service.h>
 
 #include "ngx_micro_balancer.h"
 #include "ngx_micro_registry.h"
@@ -52,11 +53,15 @@ ngx_micro_balancer_set_node(ngx_micro_peer_t *p, const micro_service_t *e)
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
-    if (rc != NGX_OK || ngx_inet_get_port(sa.sockaddr) == 0) {
+    p->protocols = micro_node_protocols(&e->nodes[0]);
+    if (p->protocol && !(p->protocols & p->protocol)) {
+        rc = NGX_DECLINED;               /* not a node this call can use */
+    } else if (rc != NGX_OK || ngx_inet_get_port(sa.sockaddr) == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "micro: node %V of %V is not an IP address and port, "
                       "skipped", &addr, &p->service);
-
+    }
+    if (rc != NGX_OK) {
         /* the pool's copy: the snapshot may change before a retry */
         if (p->ntried < NGX_MICRO_BALANCER_TRIES) {
             p->tried[p->ntried++] = (char *) addr.data;
@@ -178,33 +183,77 @@ ngx_micro_balancer_pick(ngx_micro_peer_t *p)
 }
 
 
+ngx_micro_pick_t
+ngx_micro_balancer_retry(ngx_micro_peer_t *p)
+{
+    ngx_micro_pick_t  rc;
+
+    /* the last node joins the tried ones */
+    if (p->ntried < NGX_MICRO_BALANCER_TRIES) {
+        p->tried[p->ntried++] = (char *) p->node.data;
+    }
+    rc = ngx_micro_balancer_select(p, 0);
+    if (rc != NGX_MICRO_PICKED) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, p->request->connection->log, 0,
+                       "micro: no other node of %V to try", &p->service);
+        return rc;
+    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, p->request->connection->log, 0,
+                   "micro: failed over to node %V of %V", &p->node,
+                   &p->service);
+    return rc;
+}
+
+
+void
+ngx_micro_balancer_start(ngx_micro_peer_t *p)
+{
+    ngx_micro_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_micro_core_request_conf(p->request);
+    p->state = micro_nodes_start(cmcf->nodes, (char *) p->node.data);
+    p->started = ngx_micro_balancer_now_us();
+}
+
+
+/* failed: 1 the node failed the try, 0 it did not, -1 it says nothing of
+ * the node (a kept connection it had closed); timed: the try was a call
+ * whose time is the node's latency. */
+ngx_uint_t
+ngx_micro_balancer_end(ngx_micro_peer_t *p, ngx_int_t failed,
+    ngx_uint_t timed, ngx_log_t *log)
+{
+    int64_t                      latency;
+    ngx_micro_core_main_conf_t  *cmcf;
+
+    if (p->state == NULL) {
+        return 0;
+    }
+    latency = timed ? ngx_micro_balancer_now_us() - p->started : -1;
+    cmcf = ngx_micro_core_request_conf(p->request);
+    if (micro_nodes_end(cmcf->nodes, p->state, (int) failed, latency)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0, "micro: node %V of %V put "
+                      "aside for %M ms after %i failures", &p->node,
+                      &p->service, cmcf->fail_timeout, cmcf->max_fails);
+    }
+    p->state = NULL;
+    return 1;
+}
+
+
 /* Points pc at the try's node: the one picked, or another one. */
 static ngx_int_t
 ngx_micro_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 {
-    ngx_micro_peer_t            *p = data;
-    ngx_micro_core_main_conf_t  *cmcf;
+    ngx_micro_peer_t  *p = data;
 
-    if (!p->picked) {
-        /* a retry: the last node joins the tried ones */
-        if (p->ntried < NGX_MICRO_BALANCER_TRIES) {
-            p->tried[p->ntried++] = (char *) p->node.data;
-        }
-        if (ngx_micro_balancer_select(p, 0) != NGX_MICRO_PICKED) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                           "micro: no other node of %V to try", &p->service);
-            return NGX_BUSY;
-        }
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                       "micro: failed over to node %V of %V", &p->node,
-                       &p->service);
+    if (!p->picked && ngx_micro_balancer_retry(p) != NGX_MICRO_PICKED) {
+        return NGX_BUSY;
     }
     p->picked = 0;
 
     /* paired with free_peer, which NGINX calls once for each try */
-    cmcf = ngx_micro_core_request_conf(p->request);
-    p->state = micro_nodes_start(cmcf->nodes, (char *) p->node.data);
-    p->started = ngx_micro_balancer_now_us();
+    ngx_micro_balancer_start(p);
 
     pc->sockaddr = p->sockaddr;
     pc->socklen = p->socklen;
@@ -225,12 +274,10 @@ static void
 ngx_micro_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state)
 {
-    ngx_micro_peer_t            *p = data;
-    int                          failed;
-    int64_t                      latency;
-    ngx_connection_t            *c = pc->connection;
-    ngx_http_upstream_t         *u = p->request->upstream;
-    ngx_micro_core_main_conf_t  *cmcf;
+    ngx_micro_peer_t     *p = data;
+    ngx_int_t             failed;
+    ngx_connection_t     *c = pc->connection;
+    ngx_http_upstream_t  *u = p->request->upstream;
 
     if (pc->tries) {
         pc->tries--;
@@ -245,22 +292,14 @@ ngx_micro_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     {
         failed = -1;
     }
-    /* a WebSocket's lifetime is no call's latency */
-    latency = (state == 0 && !u->upgrade)
-              ? ngx_micro_balancer_now_us() - p->started : -1;
 
     /* a kept connection the node closed: the same node, on a new one */
     if (failed < 0) {
         p->picked = 1;
     }
-
-    cmcf = ngx_micro_core_request_conf(p->request);
-    if (micro_nodes_end(cmcf->nodes, p->state, failed, latency)) {
-        ngx_log_error(NGX_LOG_WARN, pc->log, 0, "micro: node %V of %V put "
-                      "aside for %M ms after %i failures", &p->node,
-                      &p->service, cmcf->fail_timeout, cmcf->max_fails);
-    }
-    p->state = NULL;
+    /* a WebSocket's lifetime is no call's latency */
+    (void) ngx_micro_balancer_end(p, failed, state == 0 && !u->upgrade,
+                                  pc->log);
 }
 
 

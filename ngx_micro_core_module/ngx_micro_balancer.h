@@ -36,6 +36,9 @@ typedef struct {
     micro_node_state_t        *state;        /* counted in flight */
     int64_t                    started;      /* us, this try */
     ngx_uint_t                 nodes;        /* of the service */
+    unsigned                   protocol;     /* MICRO_PROTOCOL_* a node
+                                                must speak, or 0 */
+    unsigned                   protocols;    /* those node speaks */
     const char                *tried[NGX_MICRO_BALANCER_TRIES];
     ngx_uint_t                 ntried;
     unsigned                   picked:1;     /* node is the next try's */
@@ -58,6 +61,19 @@ typedef enum {
  * init and the stats to find.
  */
 ngx_micro_pick_t ngx_micro_balancer_pick(ngx_micro_peer_t *p)
+    NGX_MICRO_CORE_API;
+
+/*
+ * For a call that does not go through ngx_http_upstream (gRPC): the try's
+ * start and end for the node's state (failed: 1 the node failed it, 0 it
+ * did not, -1 it says nothing of the node; timed: its time is the node's
+ * latency), and the next try's node, other than those tried
+ * (NGX_MICRO_PICKED, or why not).
+ */
+void ngx_micro_balancer_start(ngx_micro_peer_t *p) NGX_MICRO_CORE_API;
+ngx_uint_t ngx_micro_balancer_end(ngx_micro_peer_t *p, ngx_int_t failed,
+    ngx_uint_t timed, ngx_log_t *log) NGX_MICRO_CORE_API;
+ngx_micro_pick_t ngx_micro_balancer_retry(ngx_micro_peer_t *p)
     NGX_MICRO_CORE_API;
 
 /* peer.init of an upstream whose peers come from the request's pick. */
