@@ -229,7 +229,7 @@ ngx_micro_registry_create(ngx_conf_t *cf, ngx_str_t *url, char **err)
         *err = "the registry host must be an IP address or a unix socket";
         return NULL;
     }
-    if (micro_registry_keys_init(&r->keys, r->opts.prefix) != MICRO_OK) {
+    if (micro_registry_keys_init(&r->keys, r->opts.prefix, r->opts.db) != MICRO_OK) {
         micro_registry_options_free(&r->opts);
         *err = "out of memory";
         return NULL;

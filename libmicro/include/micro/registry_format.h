@@ -48,7 +48,9 @@ typedef struct {
     char   *channel;
 } micro_registry_keys_t;
 
-int micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix);
+/* The key names for prefix; the channel's is scoped to database db. */
+int micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix,
+    int db);
 void micro_registry_keys_free(micro_registry_keys_t *k);
 
 /* prefix + name, malloc'd. */

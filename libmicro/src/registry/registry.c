@@ -33,7 +33,8 @@ micro_registry_new(const micro_registry_options_t *o, micro_registry_t **out)
     }
     pthread_mutex_init(&r->lock, NULL);
     if (micro_registry_options_copy(&r->opts, o) != MICRO_OK
-        || micro_registry_keys_init(&r->keys, r->opts.prefix) != MICRO_OK)
+        || micro_registry_keys_init(&r->keys, r->opts.prefix,
+                                    r->opts.db) != MICRO_OK)
     {
         micro_registry_free(r);
         return MICRO_ENOMEM;

@@ -28,12 +28,17 @@ micro_registry_key(const char *prefix, const char *name)
 
 
 int
-micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix)
+micro_registry_keys_init(micro_registry_keys_t *k, const char *prefix, int db)
 {
+    char  watch[32];
+
+    /* a channel is the whole Redis's, not its database's */
+    snprintf(watch, sizeof(watch), db ? "registry:watch:%d"
+                                      : "registry:watch", db);
     k->services = micro_registry_key(prefix, "registry:services");
     k->expiry = micro_registry_key(prefix, "registry:expiry");
     k->svc = micro_registry_key(prefix, "registry:svc:");
-    k->channel = micro_registry_key(prefix, "registry:watch");
+    k->channel = micro_registry_key(prefix, watch);
     if (k->services && k->expiry && k->svc && k->channel) {
         return MICRO_OK;
     }

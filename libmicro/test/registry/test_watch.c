@@ -130,6 +130,36 @@ test_timeout(void **state)
 }
 
 
+/* Redis's channels are not a database's: a registry in another database
+ * of the same Redis is not heard. */
+static void
+test_other_db_unheard(void **state)
+{
+    char                       url[160];
+    micro_service_t            s;
+    micro_watcher_t           *w;
+    micro_registry_t          *other = NULL;
+    micro_registry_options_t   opts;
+
+    (void) state;
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/3", fx_redis.port);
+    assert_int_equal(micro_registry_options_parse(&opts, url), 0);
+    assert_int_equal(micro_registry_new(&opts, &other), 0);
+    micro_registry_options_free(&opts);
+
+    assert_int_equal(micro_watcher_new(fx_reg, 0, &w), 0);
+    wait_synced(w);
+    micro_test_service(&s, "go.micro.srv.elsewhere", "1", "e-1", 9000);
+    assert_int_equal(micro_registry_register(other, &s, 0), 0);
+    assert_int_equal(micro_registry_deregister(other, &s), 0);
+    micro_service_free(&s);
+    reg_one("go.micro.srv.here", "1", "h-1", 0);
+    assert_string_equal(next_event(w), "create go.micro.srv.here 1 h-1");
+    micro_watcher_free(w);
+    micro_registry_free(other);
+}
+
+
 static void *
 stopper(void *arg)
 {
@@ -318,6 +348,7 @@ main(void)
         MICRO_TEST(test_events),
         MICRO_TEST(test_initial),
         MICRO_TEST(test_timeout),
+        MICRO_TEST(test_other_db_unheard),
         MICRO_TEST(test_stop_wakes_next),
         MICRO_TEST(test_resync_after_restart),
         MICRO_TEST(test_lost_node_back_in_time),
