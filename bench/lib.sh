@@ -14,7 +14,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$dir"
+    [ -n "${KEEP_BENCH:-}" ] && cp -r "$dir" /tmp/benchkeep; rm -rf "$dir"
 }
 trap cleanup EXIT
 
