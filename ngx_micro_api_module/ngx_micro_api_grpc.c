@@ -21,36 +21,12 @@
 
 #include "ngx_micro_api.h"
 #include "ngx_micro_api_goapi.h"
-#include "ngx_micro_api_h2.h"
+#include "ngx_micro_api_grpc.h"
 #include "ngx_micro_error.h"
 
 
-#define NGX_MICRO_GRPC_NV_FIXED  9       /* headers before the metadata */
-
-
-typedef struct {
-    ngx_http_request_t        *request;
-    ngx_micro_api_call_t      *call;
-    ngx_micro_h2_stream_t     *stream;
-    ngx_micro_h2_peer_t        peer;
-    ngx_event_t                deadline;
-    ngx_msec_t                 started;
-    ngx_msec_t                 timeout;
-    nghttp2_nv                *nv;
-    size_t                     nnv;
-    u_char                    *body;         /* prefix and message */
-    size_t                     len;
-    micro_grpc_reader_t        reader;       /* the reply's bytes */
-    ngx_int_t                  http_status;  /* :status */
-    ngx_int_t                  grpc_status;  /* -1: none came */
-    ngx_str_t                  grpc_message; /* percent-encoded */
-    ngx_str_t                  micro_error;  /* go-micro's, whole */
-    unsigned                   too_large:1;
-    unsigned                   done:1;       /* the reply is made */
-} ngx_micro_api_grpc_t;
-
-
 static ngx_int_t ngx_micro_api_grpc_open(ngx_micro_api_grpc_t *g);
+static void ngx_micro_api_grpc_arm(ngx_micro_api_grpc_t *g);
 static void ngx_micro_api_grpc_finish(ngx_micro_api_grpc_t *g,
     ngx_int_t rc);
 static ngx_int_t ngx_micro_api_grpc_fail(ngx_micro_api_grpc_t *g,
@@ -174,7 +150,8 @@ ngx_micro_api_grpc_timeout(ngx_http_request_t *r, ngx_msec_t timeout)
 
 /* The request's headers, once: what each try sends (:authority aside). */
 static ngx_int_t
-ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g)
+ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g,
+    ngx_http_upstream_conf_t *conf)
 {
     u_char                    *p;
     size_t                     n;
@@ -194,6 +171,19 @@ ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g)
         name[n] = '\0';
         m = micro_pb_pool_rpc(cmcf->pool, name);
     }
+    /* a stream's deadline is the client's alone; micro_read_timeout
+     * bounds the wait for each of its messages */
+    if (m) {
+        ngx_micro_api_grpc_stream_init(g, m);
+    }
+    if (g->streaming) {
+        g->timeout = ngx_micro_api_grpc_timeout(r, NGX_MAX_INT32_VALUE);
+        g->timeout = g->timeout == NGX_MAX_INT32_VALUE ? 0 : g->timeout;
+        g->idle = conf->read_timeout;
+    } else {
+        g->timeout = ngx_micro_api_grpc_timeout(r, conf->read_timeout);
+    }
+
     if (m) {
         path.data = (u_char *) m->path;
         path.len = ngx_strlen(m->path);
@@ -238,11 +228,13 @@ ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g)
     ngx_micro_api_grpc_nv(&g->nv[n++], "te", &v);
     ngx_str_set(&v, "nginx-micro");
     ngx_micro_api_grpc_nv(&g->nv[n++], "user-agent", &v);
-    micro_grpc_timeout_format((int64_t) g->timeout, (char *) p,
-                              NGX_INT64_LEN + 2);
-    v.data = p;
-    v.len = ngx_strlen(p);
-    ngx_micro_api_grpc_nv(&g->nv[n++], "grpc-timeout", &v);
+    if (g->timeout) {
+        micro_grpc_timeout_format((int64_t) g->timeout, (char *) p,
+                                  NGX_INT64_LEN + 2);
+        v.data = p;
+        v.len = ngx_strlen(p);
+        ngx_micro_api_grpc_nv(&g->nv[n++], "grpc-timeout", &v);
+    }
     ngx_micro_api_grpc_nv(&g->nv[n++], "micro-id", &call->id);
 
     md.nv = g->nv + n;
@@ -331,11 +323,32 @@ ngx_micro_api_grpc_header(void *data, ngx_str_t *name, ngx_str_t *value,
 }
 
 
+/* The timer: the deadline, or for a stream the next message's wait if
+ * that comes first. */
+static void
+ngx_micro_api_grpc_arm(ngx_micro_api_grpc_t *g)
+{
+    ngx_msec_t  left, wait;
+
+    wait = g->idle;
+    if (g->timeout) {
+        left = g->timeout - ngx_min(g->timeout,
+                                    ngx_current_msec - g->started);
+        wait = wait ? ngx_min(wait, left) : left;
+    }
+    ngx_add_timer(&g->deadline, ngx_max(wait, 1));
+}
+
+
 static ngx_int_t
 ngx_micro_api_grpc_data(void *data, u_char *p, size_t len)
 {
     ngx_micro_api_grpc_t  *g = data;
 
+    if (g->streaming) {
+        ngx_micro_api_grpc_arm(g);
+        return ngx_micro_api_grpc_stream_data(g, p, len);
+    }
     ngx_micro_h2_consume(g->stream, len);
     if (g->reader.in.len + len
         > g->call->max_reply_size + MICRO_GRPC_HEADER_LEN)
@@ -349,21 +362,17 @@ ngx_micro_api_grpc_data(void *data, u_char *p, size_t len)
 
 
 /*
- * go-micro's error JSON for a gRPC error: the service's own (its
- * micro-error trailer, or a grpc-message that is one, as go-micro's gRPC
- * server sends it) or one made of the message, with the gRPC code and
- * status name beside it.
+ * go-micro's error for a gRPC error: the service's own (its micro-error
+ * trailer, or a grpc-message that is one, as go-micro's gRPC server sends
+ * it) or one made of the message.
  */
-static ngx_int_t
-ngx_micro_api_grpc_error(ngx_micro_api_grpc_t *g, ngx_int_t status)
+void
+ngx_micro_api_grpc_error_fields(ngx_micro_api_grpc_t *g, ngx_int_t status,
+    micro_rpc_error_t *err)
 {
-    char                 *dump;
-    json_t               *doc;
-    ngx_buf_t            *b;
     micro_buf_t           msg = { 0 };
     micro_rpc_error_t     e;
     ngx_uint_t            http;
-    ngx_http_request_t   *r = g->request;
 
     (void) micro_grpc_message_decode((char *) g->grpc_message.data,
                                      g->grpc_message.len, &msg);
@@ -386,7 +395,21 @@ ngx_micro_api_grpc_error(ngx_micro_api_grpc_t *g, ngx_int_t status)
                                                     (int) status));
     }
     micro_buf_free(&msg);
+    *err = e;
+}
 
+
+/* That error as the reply, with the gRPC code and status name beside. */
+ngx_int_t
+ngx_micro_api_grpc_error(ngx_micro_api_grpc_t *g, ngx_int_t status)
+{
+    char                 *dump;
+    json_t               *doc;
+    ngx_buf_t            *b;
+    micro_rpc_error_t     e;
+    ngx_http_request_t   *r = g->request;
+
+    ngx_micro_api_grpc_error_fields(g, status, &e);
     doc = json_pack("{s:s,s:i,s:s,s:s,s:i,s:s}", "id", e.id, "code", e.code,
                     "detail", e.detail, "status", e.status, "grpc_code",
                     (int) status, "grpc_status",
@@ -405,7 +428,7 @@ ngx_micro_api_grpc_error(ngx_micro_api_grpc_t *g, ngx_int_t status)
                   "at %V: %s (%i)", &g->call->peer.service,
                   &g->call->endpoint, &g->call->peer.node,
                   micro_grpc_status_name((int) status), status);
-    return ngx_micro_json_send(r, http, b);
+    return ngx_micro_json_send(r, ngx_micro_api_grpc_http_status(status), b);
 }
 
 
@@ -533,7 +556,7 @@ ngx_micro_api_grpc_end(void *data, ngx_micro_h2_end_t how,
 
     /* an answer past the deadline (the node's own DEADLINE_EXCEEDED, or
      * one that came as the timer was due) is the gateway's 504 */
-    if (ngx_current_msec - g->started >= g->timeout) {
+    if (g->timeout && ngx_current_msec - g->started >= g->timeout) {
         ngx_micro_api_grpc_late(g);
         return;
     }
@@ -547,7 +570,9 @@ ngx_micro_api_grpc_end(void *data, ngx_micro_h2_end_t how,
             ngx_str_set(&g->grpc_message, "the reply carried no grpc-status");
         }
     }
-    ngx_micro_api_grpc_finish(g, status == MICRO_GRPC_OK
+    ngx_micro_api_grpc_finish(g, g->streaming
+                                 ? ngx_micro_api_grpc_stream_end(g, status)
+                                 : status == MICRO_GRPC_OK
                                  ? ngx_micro_api_grpc_reply(g)
                                  : ngx_micro_api_grpc_error(g, status));
 }
@@ -565,14 +590,36 @@ static ngx_int_t
 ngx_micro_api_grpc_fail(ngx_micro_api_grpc_t *g, ngx_uint_t status,
     const char *fmt, ...)
 {
-    u_char   *p;
-    va_list   args;
-    u_char    detail[512];
+    u_char             *p;
+    va_list             args;
+    micro_buf_t         json = { 0 };
+    micro_rpc_error_t   e;
+    u_char              detail[512];
 
     va_start(args, fmt);
     p = ngx_vslprintf(detail, detail + sizeof(detail) - 1, fmt, args);
     va_end(args);
     *p = '\0';
+
+    /* a stream that has answered ends with an error line instead */
+    if (g->answering) {
+        g->grpc_message.len = 0;
+        g->micro_error.len = 0;
+        micro_rpc_error_set(&e, NGX_MICRO_API_ID, (int) status, "%s",
+                            (char *) detail);
+        if (micro_rpc_error_json(&e, &json) != MICRO_OK) {
+            return NGX_ERROR;
+        }
+        g->micro_error.data = ngx_pnalloc(g->request->pool, json.len);
+        if (g->micro_error.data) {
+            ngx_memcpy(g->micro_error.data, json.data, json.len);
+            g->micro_error.len = json.len;
+        }
+        micro_buf_free(&json);
+        return ngx_micro_api_grpc_stream_end(g, status == 504
+                                             ? MICRO_GRPC_DEADLINE_EXCEEDED
+                                             : MICRO_GRPC_UNAVAILABLE);
+    }
     return ngx_micro_error_send(g->request, NGX_MICRO_API_ID, status,
                                 (char *) detail);
 }
@@ -597,25 +644,36 @@ ngx_micro_api_grpc_timed_out(ngx_event_t *ev)
 }
 
 
-/* The call's deadline passed: 504, and the node counts it as a failure
- * (one that hangs is put aside). */
+/*
+ * The call's deadline passed, or a stream's next message did not come in
+ * micro_read_timeout: 504. A unary call's node counts it as a failure
+ * (one that hangs is put aside); a quiet stream says nothing of it.
+ */
 static void
 ngx_micro_api_grpc_late(ngx_micro_api_grpc_t *g)
 {
+    ngx_msec_t         after;
+    ngx_uint_t         idle;
     ngx_micro_peer_t  *p = &g->call->peer;
 
+    idle = !(g->timeout && ngx_current_msec - g->started >= g->timeout);
+    after = idle ? g->idle : g->timeout;
     ngx_log_error(NGX_LOG_ERR, g->request->connection->log, NGX_ETIMEDOUT,
-                  "micro grpc: %V %V at %V timed out after %M ms",
-                  &p->service, &g->call->endpoint, &p->node, g->timeout);
+                  "micro grpc: %V %V at %V %s %M ms", &p->service,
+                  &g->call->endpoint, &p->node, idle ? "sent nothing for"
+                                                     : "timed out after",
+                  after);
     if (g->stream) {
         ngx_micro_h2_cancel(g->stream);
         g->stream = NULL;
     }
-    (void) ngx_micro_balancer_end(p, 1, 0, g->request->connection->log);
+    (void) ngx_micro_balancer_end(p, g->streaming ? -1 : 1, 0,
+                                  g->request->connection->log);
     ngx_micro_api_grpc_finish(g, ngx_micro_api_grpc_fail(g,
-                              NGX_HTTP_GATEWAY_TIME_OUT, "%V %V timed out "
-                              "after %M ms", &p->service, &g->call->endpoint,
-                              g->timeout));
+                              NGX_HTTP_GATEWAY_TIME_OUT, "%V %V %s %M ms",
+                              &p->service, &g->call->endpoint,
+                              idle ? "sent nothing for" : "timed out after",
+                              after));
 }
 
 
@@ -635,6 +693,7 @@ ngx_micro_api_grpc_cleanup(void *data)
         ngx_del_timer(&g->deadline);
     }
     micro_grpc_reader_free(&g->reader);
+    ngx_micro_api_grpc_stream_free(g);
 }
 
 
@@ -688,14 +747,14 @@ ngx_micro_api_grpc_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     g->request = r;
     g->call = call;
     g->grpc_status = -1;
-    g->timeout = ngx_micro_api_grpc_timeout(r, conf->read_timeout);
     g->started = ngx_current_msec;
     g->peer.connect_timeout = conf->connect_timeout;
     g->peer.log = r->connection->log;
     cln->handler = ngx_micro_api_grpc_cleanup;
     cln->data = g;
 
-    rc = ngx_micro_api_grpc_request(g);
+    call->upstream_ctx = g;
+    rc = ngx_micro_api_grpc_request(g, conf);
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -717,7 +776,7 @@ ngx_micro_api_grpc_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     g->deadline.handler = ngx_micro_api_grpc_timed_out;
     g->deadline.data = g;
     g->deadline.log = r->connection->log;
-    ngx_add_timer(&g->deadline, g->timeout);
+    ngx_micro_api_grpc_arm(g);
 
     /* a client that goes away cancels the call */
     r->read_event_handler = ngx_http_test_reading;

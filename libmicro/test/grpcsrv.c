@@ -128,8 +128,12 @@ count(micro_request_t *r, micro_stream_t *st, void *data)
             break;
         }
         reply.n = i;
-        if (micro_stream_send(st, &reply.base) != MICRO_OK) {
-            rc = -1;                     /* the caller has gone */
+        if (micro_stream_send(st, &reply.base) != MICRO_OK
+            || micro_request_cancelled(r))
+        {
+            /* the caller has gone: the tests look for this line */
+            fprintf(stderr, "grpcsrv: Count cancelled after %d\n", i);
+            rc = -1;
             break;
         }
         nap(r, req->sleep_ms);
