@@ -303,11 +303,10 @@ $(BUILD)/bin/audit: examples/audit/main.c $(GEN)/proto/api.pb-c.c \
 	    $(BUILD)/libmicro.a $(LIB_LIBS)
 
 # A web service for micro_web: plain HTTP and WebSocket, no protobuf.
-$(BUILD)/bin/web: examples/web/main.c examples/web/websocket.c \
-        examples/web/websocket.h $(BUILD)/libmicro.a
+$(BUILD)/bin/web: examples/web/main.c $(BUILD)/libmicro.a
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -o $@ examples/web/main.c \
-	    examples/web/websocket.c $(BUILD)/libmicro.a $(LIB_LIBS)
+	    $(BUILD)/libmicro.a $(LIB_LIBS)
 
 # One descriptor set of every proto/ file, for the gateway and tests.
 $(GEN)/proto/services.pb: $(wildcard proto/*.proto)

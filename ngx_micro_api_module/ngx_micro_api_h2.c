@@ -695,3 +695,33 @@ ngx_micro_h2_close(ngx_micro_h2_conn_t *h2, const char *why)
     }
     ngx_free(h2);
 }
+
+
+/* The worker's exit: its connections closed, nghttp2's callbacks freed. */
+void
+ngx_micro_h2_exit(void)
+{
+    ngx_queue_t            *q;
+    ngx_rbtree_node_t      *node;
+    ngx_micro_h2_conn_t    *h2;
+    ngx_micro_h2_stream_t  *st;
+
+    if (ngx_micro_h2_callbacks == NULL) {
+        return;
+    }
+    while (ngx_micro_h2_tree.root != ngx_micro_h2_tree.sentinel) {
+        node = ngx_rbtree_min(ngx_micro_h2_tree.root,
+                              ngx_micro_h2_tree.sentinel);
+        h2 = (ngx_micro_h2_conn_t *) node;
+        for (q = ngx_queue_head(&h2->streams);
+             q != ngx_queue_sentinel(&h2->streams);
+             q = ngx_queue_next(q))
+        {
+            st = ngx_queue_data(q, ngx_micro_h2_stream_t, queue);
+            st->data = NULL;
+        }
+        ngx_micro_h2_close(h2, NULL);
+    }
+    nghttp2_session_callbacks_del(ngx_micro_h2_callbacks);
+    ngx_micro_h2_callbacks = NULL;
+}

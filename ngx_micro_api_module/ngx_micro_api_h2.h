@@ -75,4 +75,7 @@ void ngx_micro_h2_consume(ngx_micro_h2_stream_t *st, size_t n);
 /* The owner is gone: the stream is reset (CANCEL) and no callback runs. */
 void ngx_micro_h2_cancel(ngx_micro_h2_stream_t *st);
 
+/* At the worker's exit: every connection closed. */
+void ngx_micro_h2_exit(void);
+
 #endif

@@ -20,6 +20,7 @@
 
 #include "ngx_micro_api.h"
 #include "ngx_micro_proxy.h"
+#include "ngx_micro_api_h2.h"
 
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
@@ -29,6 +30,7 @@
 static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_micro_api_preconfiguration(ngx_conf_t *cf);
+static void ngx_micro_api_exit_process(ngx_cycle_t *cycle);
 static void *ngx_micro_api_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -231,7 +233,7 @@ ngx_module_t  ngx_micro_api_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_micro_api_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -281,6 +283,14 @@ ngx_micro_api_preconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_micro_add_variables(cf, ngx_micro_api_vars);
+}
+
+
+/* Connections to gRPC nodes still open when the worker exits. */
+static void
+ngx_micro_api_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_micro_h2_exit();
 }
 
 

@@ -30,7 +30,7 @@
 
 #include <micro.h>
 
-#include "websocket.h"
+#include "micro/websocket.h"
 
 
 #define WEB_MAX_BODY       (1024 * 1024)
@@ -279,7 +279,7 @@ web_upgrade(web_conn_t *c)
         c->closing = c->closing ? c->closing : 1;
         return;
     }
-    ws_accept_key(c->headers[H_WS_KEY], strlen(c->headers[H_WS_KEY]),
+    micro_ws_accept_key(c->headers[H_WS_KEY], strlen(c->headers[H_WS_KEY]),
                   accept);
     n = snprintf(head, sizeof(head), "HTTP/1.1 101 Switching Protocols\r\n"
                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -296,7 +296,7 @@ web_ws_data(web_conn_t *c, const char *data, size_t len)
     long        n;
     size_t      used = 0;
     uint8_t    *out, *grown;
-    ws_frame_t  f;
+    micro_ws_frame_t  f;
 
     grown = realloc(c->ws, c->ws_len + len);
     if (grown == NULL) {
@@ -308,7 +308,7 @@ web_ws_data(web_conn_t *c, const char *data, size_t len)
     c->ws_len += len;
 
     while (!c->closing
-           && (n = ws_frame_read(c->ws + used, c->ws_len - used,
+           && (n = micro_ws_frame_read(c->ws + used, c->ws_len - used,
                                  WEB_MAX_BODY, &f)) != 0)
     {
         if (n < 0) {
@@ -318,16 +318,16 @@ web_ws_data(web_conn_t *c, const char *data, size_t len)
             break;
         }
         used += (size_t) n;
-        out = malloc(ws_frame_size(f.len));
+        out = malloc(micro_ws_frame_size(f.len));
         if (out == NULL) {
             web_close(c);
             return;
         }
-        n = (long) ws_frame_write(out, f.fin, f.opcode == WS_PING ? WS_PONG
+        n = (long) micro_ws_frame_write(out, f.fin, f.opcode == MICRO_WS_PING ? MICRO_WS_PONG
                                                                   : f.opcode,
                                   f.payload, f.len);
-        if (f.opcode != WS_PONG) {
-            web_send(c, out, (size_t) n, f.opcode == WS_CLOSE);
+        if (f.opcode != MICRO_WS_PONG) {
+            web_send(c, out, (size_t) n, f.opcode == MICRO_WS_CLOSE);
         }
         free(out);
     }

@@ -1,11 +1,11 @@
 /*
- * RFC 6455 for the example's echo: SHA-1 (FIPS 180-4) and base64 for the
+ * RFC 6455 (micro/websocket.h): SHA-1 (FIPS 180-4) and base64 for the
  * accept key, which no library we link offers, and the frame format.
  */
 
 #include <string.h>
 
-#include "websocket.h"
+#include "micro/websocket.h"
 
 
 #define WS_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -77,7 +77,7 @@ sha1(const uint8_t *msg, size_t len, uint8_t out[20])
 
 
 void
-ws_accept_key(const char *key, size_t len, char out[29])
+micro_ws_accept_key(const char *key, size_t len, char out[29])
 {
     static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "abcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -107,7 +107,7 @@ ws_accept_key(const char *key, size_t len, char out[29])
 
 
 long
-ws_frame_read(uint8_t *in, size_t len, size_t max, ws_frame_t *f)
+micro_ws_frame_read(uint8_t *in, size_t len, size_t max, micro_ws_frame_t *f)
 {
     size_t    i, head = 2, n;
     uint8_t  *mask;
@@ -156,14 +156,14 @@ ws_frame_read(uint8_t *in, size_t len, size_t max, ws_frame_t *f)
 
 
 size_t
-ws_frame_size(size_t len)
+micro_ws_frame_size(size_t len)
 {
     return (len < 126 ? 2 : len < 65536 ? 4 : 10) + len;
 }
 
 
 size_t
-ws_frame_write(uint8_t *out, int fin, int opcode, const uint8_t *data,
+micro_ws_frame_write(uint8_t *out, int fin, int opcode, const uint8_t *data,
     size_t len)
 {
     int     i;
