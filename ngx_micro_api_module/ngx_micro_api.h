@@ -11,6 +11,8 @@
  *     ngx_micro_api_upstream.c   the micro transport to a node
  *     ngx_micro_api_h2.c         HTTP/2 connections to gRPC nodes
  *     ngx_micro_api_grpc.c       a call over gRPC
+ *     ngx_micro_api_grpc_stream.c  a server stream as NDJSON or SSE
+ *     ngx_micro_api_grpc_ws.c    client and bidi streams over WebSocket
  *     ngx_micro_api_goapi.c      handler=api's go.api.Request/Response
  *                                and handler=event's go.api.Event
  *     ngx_micro_api_event.c      handler=event: publish to the broker
@@ -126,6 +128,8 @@ ngx_uint_t ngx_micro_api_is_metadata(ngx_http_request_t *r,
  * whose reference it takes over); what a content handler returns. */
 ngx_int_t ngx_micro_api_grpc_start(ngx_http_request_t *r,
     ngx_micro_api_call_t *call, ngx_http_upstream_conf_t *conf);
+/* Does the client ask to upgrade to a WebSocket (ngx_micro_api_grpc_ws.c)? */
+ngx_uint_t ngx_micro_api_grpc_ws_wanted(ngx_http_request_t *r);
 /* grpc-gateway's HTTP status for a gRPC status */
 ngx_uint_t ngx_micro_api_grpc_http_status(ngx_int_t status);
 

@@ -173,7 +173,11 @@ ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g,
     }
     /* a stream's deadline is the client's alone; micro_read_timeout
      * bounds the wait for each of its messages */
-    if (m) {
+    if (ngx_micro_api_grpc_ws_wanted(r)) {
+        if (ngx_micro_api_grpc_ws_init(g, m) != NGX_OK) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+    } else if (m) {
         ngx_micro_api_grpc_stream_init(g, m);
     }
     if (g->streaming) {
@@ -242,7 +246,10 @@ ngx_micro_api_grpc_request(ngx_micro_api_grpc_t *g,
     (void) ngx_micro_headers_each(r, ngx_micro_api_grpc_metadata, &md);
     g->nnv = n + md.n;
 
-    /* the message with its 5-byte prefix */
+    /* the message with its 5-byte prefix; a WebSocket's come as frames */
+    if (g->ws) {
+        return NGX_OK;
+    }
     g->len = MICRO_GRPC_HEADER_LEN + call->body.len;
     g->body = ngx_pnalloc(r->pool, g->len);
     if (g->body == NULL) {
@@ -519,7 +526,7 @@ ngx_micro_api_grpc_end(void *data, ngx_micro_h2_end_t how,
          * it; unreachable does */
         (void) ngx_micro_balancer_end(p, error_code ? -1 : 1, 0,
                                       r->connection->log);
-        if (ngx_micro_balancer_retry(p) == NGX_MICRO_PICKED) {
+        if (!g->ws_sent && ngx_micro_balancer_retry(p) == NGX_MICRO_PICKED) {
             if (ngx_micro_api_grpc_open(g) == NGX_OK) {
                 return;
             }
@@ -581,7 +588,8 @@ ngx_micro_api_grpc_end(void *data, ngx_micro_h2_end_t how,
 static ngx_micro_h2_handler_t  ngx_micro_api_grpc_handler = {
     ngx_micro_api_grpc_header,
     ngx_micro_api_grpc_data,
-    ngx_micro_api_grpc_end
+    ngx_micro_api_grpc_end,
+    ngx_micro_api_grpc_ws_drained
 };
 
 
@@ -694,6 +702,7 @@ ngx_micro_api_grpc_cleanup(void *data)
     }
     micro_grpc_reader_free(&g->reader);
     ngx_micro_api_grpc_stream_free(g);
+    ngx_micro_api_grpc_ws_free(g);
 }
 
 
@@ -718,8 +727,8 @@ ngx_micro_api_grpc_open(ngx_micro_api_grpc_t *g)
 
         ngx_micro_balancer_start(p);
         g->stream = ngx_micro_h2_open(&g->peer, g->nv, g->nnv, g->body,
-                                      g->len, 1, &ngx_micro_api_grpc_handler,
-                                      g);
+                                      g->len, !g->ws,
+                                      &ngx_micro_api_grpc_handler, g);
         if (g->stream) {
             return NGX_OK;
         }
@@ -762,6 +771,12 @@ ngx_micro_api_grpc_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
         return ngx_micro_error_send(r, NGX_MICRO_API_ID, NGX_HTTP_NOT_FOUND,
                                     "the endpoint is not Service.Method");
     }
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_micro_error_send(r, NGX_MICRO_API_ID, rc, "a WebSocket "
+                                    "needs a streaming method that "
+                                    "micro_proto knows, Sec-WebSocket-Key "
+                                    "and Sec-WebSocket-Version 13");
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "micro grpc: calling %V %V at %V", &call->peer.service,
@@ -777,6 +792,11 @@ ngx_micro_api_grpc_start(ngx_http_request_t *r, ngx_micro_api_call_t *call,
     g->deadline.data = g;
     g->deadline.log = r->connection->log;
     ngx_micro_api_grpc_arm(g);
+
+    if (g->ws) {
+        return ngx_micro_api_grpc_ws_accept(g) == NGX_OK ? NGX_DONE
+                                                         : NGX_ERROR;
+    }
 
     /* a client that goes away cancels the call */
     r->read_event_handler = ngx_http_test_reading;

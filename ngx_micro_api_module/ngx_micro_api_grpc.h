@@ -50,6 +50,17 @@ typedef struct {
     ngx_chain_t               *free;
     size_t                     held;         /* bytes not given back to
                                                 the node's window yet */
+
+    /* a client- or bidi-streaming method over a WebSocket */
+    const micro_pb_method_t   *method;
+    unsigned                   ws:1;
+    unsigned                   ws_half:1;    /* the client said close */
+    unsigned                   ws_last:1;    /* END_STREAM given */
+    unsigned                   ws_paused:1;  /* not reading the client */
+    unsigned                   ws_sent:1;    /* a message went to h2 */
+    micro_buf_t                ws_in;        /* the client's bytes */
+    micro_buf_t                ws_inflight;  /* messages h2 is sending */
+    micro_buf_t                ws_queued;    /* and those after them */
 } ngx_micro_api_grpc_t;
 
 
@@ -72,6 +83,37 @@ ngx_int_t ngx_micro_api_grpc_stream_end(ngx_micro_api_grpc_t *g,
 
 /* The lines' memory, when the request goes. */
 void ngx_micro_api_grpc_stream_free(ngx_micro_api_grpc_t *g);
+
+/* Bytes of the reply (memory from ngx_alloc, the reply's now) queued to
+ * the client; last ends the reply. */
+ngx_int_t ngx_micro_api_grpc_stream_out(ngx_micro_api_grpc_t *g, u_char *p,
+    size_t len, ngx_uint_t last);
+
+/* The request's write handler while a stream's reply goes out. */
+void ngx_micro_api_grpc_stream_writer(ngx_http_request_t *r);
+
+/* ngx_micro_api_grpc_ws.c */
+
+
+/* The call made a WebSocket's (m NULL when unknown): NGX_OK, or the HTTP
+ * status that refuses it. */
+ngx_int_t ngx_micro_api_grpc_ws_init(ngx_micro_api_grpc_t *g,
+    const micro_pb_method_t *m);
+
+/* The stream is open: 101 to the client, its frames read from now on. */
+ngx_int_t ngx_micro_api_grpc_ws_accept(ngx_micro_api_grpc_t *g);
+
+/* A message of the node's as a text frame; the final status as a close
+ * frame (1000, or 4000 + the gRPC status with its message). */
+ngx_int_t ngx_micro_api_grpc_ws_message(ngx_micro_api_grpc_t *g,
+    u_char *json, size_t len);
+ngx_int_t ngx_micro_api_grpc_ws_end(ngx_micro_api_grpc_t *g,
+    ngx_int_t status);
+
+/* h2's drained callback: the next of the client's messages. */
+void ngx_micro_api_grpc_ws_drained(void *data);
+
+void ngx_micro_api_grpc_ws_free(ngx_micro_api_grpc_t *g);
 
 /* ngx_micro_api_grpc.c */
 ngx_int_t ngx_micro_api_grpc_error(ngx_micro_api_grpc_t *g,

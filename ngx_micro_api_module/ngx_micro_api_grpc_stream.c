@@ -21,9 +21,6 @@
 #include "ngx_micro_api_grpc.h"
 
 
-static void ngx_micro_api_grpc_stream_writer(ngx_http_request_t *r);
-
-
 void
 ngx_micro_api_grpc_stream_init(ngx_micro_api_grpc_t *g,
     const micro_pb_method_t *m)
@@ -96,38 +93,24 @@ ngx_micro_api_grpc_stream_header(ngx_micro_api_grpc_t *g)
 }
 
 
-/* One line out: head, the JSON, tail, in memory of its own. */
-static ngx_int_t
-ngx_micro_api_grpc_stream_line(ngx_micro_api_grpc_t *g, const char *head,
-    const u_char *json, size_t len, const char *tail, ngx_uint_t last)
+ngx_int_t
+ngx_micro_api_grpc_stream_out(ngx_micro_api_grpc_t *g, u_char *p,
+    size_t len, ngx_uint_t last)
 {
-    u_char              *p;
-    size_t               hl, tl;
     ngx_int_t            rc;
     ngx_buf_t           *b;
     ngx_chain_t         *cl, **ll;
     ngx_http_request_t  *r = g->request;
 
-    if (!g->answering && ngx_micro_api_grpc_stream_header(g) != NGX_OK) {
-        return NGX_ERROR;
-    }
-    hl = ngx_strlen(head);
-    tl = ngx_strlen(tail);
-    p = ngx_alloc(hl + len + tl, r->connection->log);
     cl = ngx_chain_get_free_buf(r->pool, &g->free);
-    if (p == NULL || cl == NULL) {
-        if (p) {
-            ngx_free(p);
-        }
+    if (cl == NULL) {
+        ngx_free(p);
         return NGX_ERROR;
     }
     b = cl->buf;
     ngx_memzero(b, sizeof(ngx_buf_t));
     b->start = b->pos = p;
-    p = ngx_cpymem(p, head, hl);
-    p = ngx_cpymem(p, json, len);
-    p = ngx_cpymem(p, tail, tl);
-    b->last = b->end = p;
+    b->last = b->end = p + len;
     b->memory = 1;
     b->flush = 1;
     b->last_buf = last;
@@ -138,15 +121,36 @@ ngx_micro_api_grpc_stream_line(ngx_micro_api_grpc_t *g, const char *head,
 
     rc = ngx_http_output_filter(r, cl);
     ngx_micro_api_grpc_stream_written(g);
-    if (rc == NGX_ERROR) {
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/* One line out: head, the JSON, tail, in memory of its own. */
+static ngx_int_t
+ngx_micro_api_grpc_stream_line(ngx_micro_api_grpc_t *g, const char *head,
+    const u_char *json, size_t len, const char *tail, ngx_uint_t last)
+{
+    u_char  *p, *q;
+    size_t   hl, tl;
+
+    if (!g->answering && ngx_micro_api_grpc_stream_header(g) != NGX_OK) {
         return NGX_ERROR;
     }
-    return NGX_OK;
+    hl = ngx_strlen(head);
+    tl = ngx_strlen(tail);
+    p = ngx_alloc(hl + len + tl, g->request->connection->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    q = ngx_cpymem(p, head, hl);
+    q = ngx_cpymem(q, json, len);
+    q = ngx_cpymem(q, tail, tl);
+    return ngx_micro_api_grpc_stream_out(g, p, q - p, last);
 }
 
 
 /* The client took what was queued: the node may send as much again. */
-static void
+void
 ngx_micro_api_grpc_stream_writer(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
@@ -205,10 +209,11 @@ ngx_micro_api_grpc_stream_data(ngx_micro_api_grpc_t *g, u_char *p,
             micro_buf_free(&json);
             return NGX_ERROR;
         }
-        rc = ngx_micro_api_grpc_stream_line(g, g->sse ? "data: "
-                                               : "{\"result\":",
-                                            json.data, json.len,
-                                            g->sse ? "\n\n" : "}\n", 0);
+        rc = g->ws ? ngx_micro_api_grpc_ws_message(g, json.data, json.len)
+             : ngx_micro_api_grpc_stream_line(g, g->sse ? "data: "
+                                                 : "{\"result\":",
+                                              json.data, json.len,
+                                              g->sse ? "\n\n" : "}\n", 0);
         if (rc != NGX_OK) {
             micro_buf_free(&json);
             return NGX_ERROR;
@@ -242,6 +247,9 @@ ngx_micro_api_grpc_stream_end(ngx_micro_api_grpc_t *g, ngx_int_t status)
     micro_rpc_error_t    e;
     ngx_http_request_t  *r = g->request;
 
+    if (g->ws) {
+        return ngx_micro_api_grpc_ws_end(g, status);
+    }
     if (!g->answering) {
         if (status != MICRO_GRPC_OK) {
             return ngx_micro_api_grpc_error(g, status);

@@ -94,6 +94,9 @@ ngx_micro_h2_body(nghttp2_session *session, int32_t id, uint8_t *buf,
     if (st->data == NULL) {
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
+    if (st->len == 0 && !st->last && st->handler->drained) {
+        st->handler->drained(st->data);          /* may send more */
+    }
     n = ngx_min(length, st->len);
     if (n) {
         ngx_memcpy(buf, st->body, n);

@@ -37,6 +37,9 @@ typedef struct {
     ngx_int_t   (*data)(void *data, u_char *p, size_t len);
     void        (*end)(void *data, ngx_micro_h2_end_t how,
                        uint32_t error_code);
+    /* the body sent so far is taken: ngx_micro_h2_send() may give more
+     * (NULL: the owner waits to be asked) */
+    void        (*drained)(void *data);
 } ngx_micro_h2_handler_t;
 
 
@@ -61,8 +64,9 @@ ngx_micro_h2_stream_t *ngx_micro_h2_open(ngx_micro_h2_peer_t *peer,
     nghttp2_nv *nv, size_t nnv, u_char *body, size_t len, ngx_uint_t last,
     ngx_micro_h2_handler_t *handler, void *data);
 
-/* More of the request body (the last bytes sent must have gone: see
- * ngx_micro_h2_sending); NGX_ERROR when the stream is gone. */
+/* More of the request body, once the bytes sent before are taken (see
+ * ngx_micro_h2_sending and the drained callback); NGX_ERROR when the
+ * stream is gone. */
 ngx_int_t ngx_micro_h2_send(ngx_micro_h2_stream_t *st, u_char *body,
     size_t len, ngx_uint_t last);
 

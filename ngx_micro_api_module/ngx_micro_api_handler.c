@@ -309,6 +309,10 @@ ngx_micro_api_dispatch(ngx_http_request_t *r, ngx_micro_api_ctx_t *ctx)
     ctx->pick.peer = peer;
     peer->endpoint = ctx->endpoint;
     peer->protocol = ctx->proxy ? 0 : alcf->protocol;
+    if (peer->protocol == 0 && !ctx->proxy && ngx_micro_api_grpc_ws_wanted(r))
+    {
+        peer->protocol = MICRO_PROTOCOL_GRPC;     /* streams are gRPC's */
+    }
     ctx->pick.resume = ctx->handler;
     ctx->pick.proxy = ctx->proxy;
     if (ngx_micro_pick(r, &ctx->pick, &rc) != NGX_OK) {
