@@ -15,6 +15,8 @@
 #       the same grpc-go greeter
 #   (h) wrk (HTTP/1.1) -> NGINX grpc_pass -> the same (README, "The
 #       gateway in front of gRPC servers": why each request waits)
+#   streams: one server stream of 200,000 messages read as NDJSON by curl,
+#       (s1) through micro_api and (s2) through grpc-gateway, from grpc-go
 # NGINX and its upstream share core 1, as do grpc-gateway and grpc-go
 # (GOMAXPROCS=1 each); wrk has core 0. Each row is the median of RUNS runs
 # (default 3) of DURATION seconds (default 5), after a warm-up run (which
@@ -164,6 +166,8 @@ g=$(median run_h2load -m 10 -d "$dir/hello.bin" \
     "http://127.0.0.1:$gpass/greeter.Say/Hello")
 h=$(median run_wrk -s bench/greeter-grpc.lua \
     "http://127.0.0.1:$gpass2/greeter.Say/Hello")
+s1=$(median stream_rate "http://127.0.0.1:$api_g/greeter/say/stream" 200000)
+s2=$(median stream_rate "http://127.0.0.1:$ggw/greeter/say/stream" 200000)
 
 routable=$(perl bench/routable.pl "http://127.0.0.1:$api" "127.0.0.1:$greeter" 100)
 table_head
@@ -176,6 +180,9 @@ row "(e) grpc-gateway -> grpc-go greeter (the peer)" "$e"
 row "(f) micro_api over gRPC -> grpc-go greeter" "$f"
 row "(g) h2load -> grpc_pass -> grpc-go greeter (mean)" "$g"
 row "(h) wrk HTTP/1.1 -> grpc_pass -> grpc-go greeter" "$h"
+printf '| %-56s | %8s | %9s |\n' "stream of 200,000 messages, NDJSON" msgs/s time
+row "(s1) micro_api over gRPC <- grpc-go stream" "$s1"
+row "(s2) grpc-gateway <- grpc-go stream" "$s2"
 echo "$routable"
 budget "micro_api/proxy_pass req/s (a)/(c), inline" \
     "$(ratio "${a%% *}" "${c%% *}")" ">=" 0.80
@@ -194,6 +201,8 @@ budget "micro_api over gRPC/grpc-gateway p99 (f)/(e)" \
 budget "micro_api over gRPC/over the micro transport req/s (f)/(a)" \
     "$(ratio "${f%% *}" "${a%% *}")" ">=" 0.80
 echo "micro_api over gRPC/grpc_pass (h2) req/s (f)/(g): $(ratio "${f%% *}" "${g%% *}")"
+budget "micro_api/grpc-gateway streamed messages/s (s1)/(s2)" \
+    "$(ratio "${s1%% *}" "${s2%% *}")" ">=" 1
 budget "registration to routable p99, ms" \
     "$(sed 's/.*p99 \([0-9.]*\) ms/\1/' <<< "$routable")" "<=" 100
 budgets_verdict

@@ -11,6 +11,8 @@ dir=$(mktemp -d)
 chmod 755 "$dir"
 pids=()
 
+# KEEP_BENCH=1 keeps the run's directory (logs, configs) as
+# /tmp/benchkeep.
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
@@ -126,6 +128,23 @@ run_h2load() {
               printf "%d %s -\n", rps, mean }'
 }
 
+# stream_rate URL N: POSTs {"name":"John","count":N} to URL, a server
+# stream, on core 0 and reads the reply's lines: "messages/s ms -". Fewer
+# lines than N, or a line that is not a message, fails the run.
+stream_rate() {
+    local start end lines
+    start=$(mono_ms)
+    lines=$(taskset -c 0 curl -sfN -H 'Content-Type: application/json' \
+        -d "{\"name\":\"John\",\"count\":$2}" "$1" \
+        | grep -c '^{"result":{"msg":"Hello John"}}$')
+    end=$(mono_ms)
+    if [ "$lines" -ne "$2" ]; then
+        echo "bench: $1 streamed $lines of $2 messages" >&2
+        return 1
+    fi
+    echo "$(( $2 * 1000 / (end - start + 1) )) $((end - start))ms -"
+}
+
 # The median of RUNS runs of a measurement, by req/s, after one run
 # thrown away (connections made, peers dialled, caches warm).
 median() {
@@ -193,7 +212,12 @@ build_grpc_peers() {
     out=$root/build/bench
     local gopath=$out/gopath
     mkdir -p "$out"
-    [ -x "$out/gserver" ] && [ -x "$out/ggateway" ] && return 0
+    # built again when a source is newer than the binaries
+    if [ -x "$out/gserver" ] && [ -x "$out/ggateway" ] && [ -z "$(find \
+        "$root/bench/grpc-go" -newer "$out/ggateway" -type f \
+        ! -path '*/streamclient/*')" ]; then
+        return 0
+    fi
     mkdir -p "$gopath/src/greeter" "$gopath/src/gserver" "$gopath/src/ggateway"
     cp "$root/bench/grpc-go/server/main.go" "$gopath/src/gserver/"
     cp "$root/bench/grpc-go/gateway/main.go" "$gopath/src/ggateway/"

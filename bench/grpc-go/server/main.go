@@ -18,6 +18,17 @@ func (say) Hello(ctx context.Context, req *greeter.Request) (*greeter.Response, 
 	return &greeter.Response{Msg: "Hello " + req.Name}, nil
 }
 
+// Stream sends count greetings, for the streaming benchmarks.
+func (say) Stream(req *greeter.StreamRequest, st greeter.Say_StreamServer) error {
+	msg := &greeter.Response{Msg: "Hello " + req.Name}
+	for i := int32(0); i < req.Count; i++ {
+		if err := st.Send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func main() {
 	addr := flag.String("address", "127.0.0.1:50051", "listen address")
 	flag.Parse()
