@@ -72,6 +72,7 @@ typedef struct {
     size_t                     max_reply_size;
     ngx_uint_t                 protocol;     /* micro_protocol */
     ngx_uint_t                 json;         /* micro_json_options */
+    ngx_uint_t                 ws_rate;      /* micro_websocket_rate */
     ngx_array_t               *metadata_allow;
     ngx_array_t               *metadata_deny;
     ngx_http_upstream_conf_t   upstream;

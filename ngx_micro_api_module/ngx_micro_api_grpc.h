@@ -58,6 +58,8 @@ typedef struct {
     unsigned                   ws_last:1;    /* END_STREAM given */
     unsigned                   ws_paused:1;  /* not reading the client */
     unsigned                   ws_sent:1;    /* a message went to h2 */
+    ngx_msec_t                 ws_second;    /* the rate's window, */
+    ngx_uint_t                 ws_frames;    /* frames in it */
     micro_buf_t                ws_in;        /* the client's bytes */
     micro_buf_t                ws_inflight;  /* messages h2 is sending */
     micro_buf_t                ws_queued;    /* and those after them */

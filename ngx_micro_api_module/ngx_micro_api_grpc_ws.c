@@ -173,6 +173,10 @@ ngx_micro_api_grpc_ws_close(ngx_micro_api_grpc_t *g, ngx_uint_t code,
         }
     }
     ngx_memcpy(payload + 2, reason, n);
+
+    /* the client may still be sending: read what comes while the close
+     * frame goes, or its TCP reset would lose the frame */
+    g->request->lingering_close = 1;
     if (g->stream) {
         ngx_micro_h2_cancel(g->stream);
         g->stream = NULL;
@@ -237,6 +241,25 @@ ngx_micro_api_grpc_ws_text(ngx_micro_api_grpc_t *g, micro_ws_frame_t *f)
 }
 
 
+/* One more of the client's frames: over micro_websocket_rate in this
+ * second? */
+static ngx_uint_t
+ngx_micro_api_grpc_ws_over_rate(ngx_micro_api_grpc_t *g)
+{
+    ngx_micro_api_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(g->request, ngx_micro_api_module);
+    if (alcf->ws_rate == 0) {
+        return 0;
+    }
+    if (ngx_current_msec - g->ws_second >= 1000) {
+        g->ws_second = ngx_current_msec;
+        g->ws_frames = 0;
+    }
+    return ++g->ws_frames > alcf->ws_rate;
+}
+
+
 /* The frames in ws_in, as far as they go: NGX_DONE when the request has
  * ended. */
 static ngx_int_t
@@ -259,6 +282,11 @@ ngx_micro_api_grpc_ws_frames(ngx_micro_api_grpc_t *g)
             return NGX_DONE;
         }
         pos += (size_t) n;
+        if (ngx_micro_api_grpc_ws_over_rate(g)) {
+            ngx_micro_api_grpc_ws_refuse(g, 1008, "more frames a second "
+                                         "than micro_websocket_rate");
+            return NGX_DONE;
+        }
         if (!f.fin || f.opcode == 0) {
             ngx_micro_api_grpc_ws_refuse(g, 1003, "fragmented messages are "
                                          "not supported");

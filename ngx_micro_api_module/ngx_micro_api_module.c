@@ -25,6 +25,7 @@
 
 #define NGX_MICRO_API_DEFAULT_NAMESPACE  "go.micro.api"
 #define NGX_MICRO_API_MAX_REPLY_SIZE     (4 * 1024 * 1024)  /* gRPC's */
+#define NGX_MICRO_API_WS_RATE            1000   /* frames a second */
 
 
 static ngx_int_t ngx_micro_api_service_variable(ngx_http_request_t *r,
@@ -183,6 +184,13 @@ static ngx_command_t  ngx_micro_api_commands[] = {
       offsetof(ngx_micro_api_loc_conf_t, json),
       &ngx_micro_api_json_masks },
 
+    { ngx_string("micro_websocket_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_micro_api_loc_conf_t, ws_rate),
+      NULL },
+
     { ngx_string("micro_metadata_allow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_micro_api_names,
@@ -316,6 +324,7 @@ ngx_micro_api_create_loc_conf(ngx_conf_t *cf)
     conf->resolver = NGX_CONF_UNSET_UINT;
     conf->max_reply_size = NGX_CONF_UNSET_SIZE;
     conf->protocol = NGX_CONF_UNSET_UINT;
+    conf->ws_rate = NGX_CONF_UNSET_UINT;
     conf->metadata_allow = NGX_CONF_UNSET_PTR;
     conf->metadata_deny = NGX_CONF_UNSET_PTR;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
@@ -363,6 +372,8 @@ ngx_micro_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->protocol, prev->protocol,
                               NGX_MICRO_API_PROTOCOL_AUTO);
     ngx_conf_merge_bitmask_value(conf->json, prev->json, NGX_CONF_BITMASK_SET);
+    ngx_conf_merge_uint_value(conf->ws_rate, prev->ws_rate,
+                              NGX_MICRO_API_WS_RATE);
     ngx_conf_merge_ptr_value(conf->metadata_allow, prev->metadata_allow,
                              NULL);
     ngx_conf_merge_ptr_value(conf->metadata_deny, prev->metadata_deny, NULL);

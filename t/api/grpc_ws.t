@@ -55,6 +55,11 @@ http {
         location / {
             micro_api;
         }
+        location /limited/ {
+            rewrite ^/limited(/.*)\$ \$1 break;
+            micro_api;
+            micro_websocket_rate 5;
+        }
     }
 }
 CONF
@@ -120,6 +125,14 @@ for my $who (sort keys %servers) {
         'Sec-WebSocket-Version' => '13' });
     is($r->{status}, 400, 'an upgrade on a unary method is 400');
     like($r->{content}, qr/streaming method/, 'which the error says');
+}
+
+{
+    my ($replies, $code, $reason) = ws_run('/limited/goshapes/shapes/chat',
+                                           'open', ('{}') x 20);
+    is($code, 1008, 'more frames a second than micro_websocket_rate: 1008');
+    like($reason, qr/micro_websocket_rate/, 'naming the directive');
+    ok(@$replies < 20, 'before all 20 went through');
 }
 
 # a node killed mid-stream: the client gets a close frame, no hang
