@@ -64,21 +64,6 @@ ngx_micro_api_grpc_http_status(ngx_int_t status)
 }
 
 
-/* gRPC's status for a reply that is not gRPC (the gRPC HTTP/2 spec). */
-static ngx_int_t
-ngx_micro_api_grpc_from_http(ngx_int_t status)
-{
-    switch (status) {
-    case 400: return MICRO_GRPC_INTERNAL;
-    case 401: return MICRO_GRPC_UNAUTHENTICATED;
-    case 403: return MICRO_GRPC_PERMISSION_DENIED;
-    case 404: return MICRO_GRPC_UNIMPLEMENTED;
-    case 429: case 502: case 503: case 504: return MICRO_GRPC_UNAVAILABLE;
-    }
-    return MICRO_GRPC_UNKNOWN;
-}
-
-
 static void
 ngx_micro_api_grpc_nv(nghttp2_nv *nv, const char *name, ngx_str_t *value)
 {
@@ -572,7 +557,7 @@ ngx_micro_api_grpc_end(void *data, ngx_micro_h2_end_t how,
     status = g->grpc_status;
     if (status < 0) {
         status = g->http_status == 200 ? MICRO_GRPC_INTERNAL
-                 : ngx_micro_api_grpc_from_http(g->http_status);
+                 : micro_grpc_status_from_http((int) g->http_status);
         if (g->grpc_message.len == 0) {
             ngx_str_set(&g->grpc_message, "the reply carried no grpc-status");
         }

@@ -22,34 +22,13 @@ use MicroTest;
 my $t = MicroTest->new;
 $t->redis;
 local $ENV{MICRO_REGISTRY} = $t->redis_url;
-my $py = '/usr/bin/python3';
 my $desc = "$MicroTest::BUILD/gen/shapes.pb";
 
-# the three servers
-my $pyport = MicroTest::free_port();
-$t->spawn('grpcio', $py, "$MicroTest::ROOT/t/peers/grpc_shapes.py",
-          "$MicroTest::BUILD/test/py", $pyport);
-my $goport = MicroTest::free_port();
-my $gosrv = $t->spawn('grpc-go', "$MicroTest::BUILD/test/go/gshapes",
-                      '--address', "127.0.0.1:$goport");
-my ($lmsrv, $lmaddr) = $t->service('grpcsrv', '--max-body', 8 << 20);
-for my $port ($pyport, $goport) {
-    ok(MicroTest::wait_until(sub { MicroTest::port_open($port) },
-                             "a server on $port"), "server on $port is up");
-}
-
-sub register {
-    my ($name, @ports) = @_;
-    my ($rc, undef, $err) = $t->micro('register', 'service', encode_json({
-        name => $name, version => '1',
-        nodes => [map { { id => "$name-$_", address => "127.0.0.1:$_",
-                          metadata => { protocol => 'grpc' } } } @ports] }));
-    is($rc, 0, "$name registered with protocol=grpc") or diag($err);
-}
-register('go.micro.api.pyshapes', $pyport);
-register('go.micro.api.goshapes', $goport);
-my ($lmport) = $lmaddr =~ /:(\d+)$/;
-register('go.micro.api.lmshapes', $lmport);
+# the three servers, and libmicro's as it registers itself too
+my $servers = $t->shapes_servers('--max-body', 8 << 20);
+my $goport = $servers->{'grpc-go'}{port};
+my $gosrv = $servers->{'grpc-go'}{pid};
+sub register { $t->register_grpc(@_); pass("$_[0] registered") }
 
 $t->nginx(<<"CONF");
 %%MODULES%%
@@ -106,11 +85,7 @@ http {
 CONF
 my $gw = 'http://127.0.0.1:' . $t->port('gw');
 
-my %servers = (
-    grpcio   => '/pyshapes',
-    'grpc-go' => '/goshapes',
-    libmicro => '/lmshapes',
-);
+my %servers = map { $_ => $servers->{$_}{path} } keys %$servers;
 
 sub echo {
     my ($prefix, $req, %headers) = @_;

@@ -20,25 +20,9 @@ local $ENV{MICRO_REGISTRY} = $t->redis_url;
 my $py = '/usr/bin/python3';
 my $client = "$MicroTest::ROOT/t/peers/ws_stream.py";
 
-my $pyport = MicroTest::free_port();
-$t->spawn('grpcio', $py, "$MicroTest::ROOT/t/peers/grpc_shapes.py",
-          "$MicroTest::BUILD/test/py", $pyport);
-my $goport = MicroTest::free_port();
-my $gosrv = $t->spawn('grpc-go', "$MicroTest::BUILD/test/go/gshapes",
-                      '--address', "127.0.0.1:$goport");
-my (undef, $lmaddr) = $t->service('grpcsrv');
-my ($lmport) = $lmaddr =~ /:(\d+)$/;
-for my $port ($pyport, $goport) {
-    ok(MicroTest::wait_until(sub { MicroTest::port_open($port) },
-                             "a server on $port"), "server on $port is up");
-}
-for (['pyshapes', $pyport], ['goshapes', $goport], ['lmshapes', $lmport]) {
-    my ($rc, undef, $err) = $t->micro('register', 'service', encode_json({
-        name => "go.micro.api.$_->[0]", version => '1',
-        nodes => [{ id => "$_->[0]-1", address => "127.0.0.1:$_->[1]",
-                    metadata => { protocol => 'grpc' } }] }));
-    is($rc, 0, "$_->[0] registered") or diag($err);
-}
+my $servers = $t->shapes_servers;
+my $gosrv = $servers->{'grpc-go'}{pid};
+my $lmport = $servers->{libmicro}{port};
 
 $t->nginx(<<"CONF");
 %%MODULES%%
@@ -65,8 +49,7 @@ http {
 CONF
 my $ws = 'ws://127.0.0.1:' . $t->port('gw');
 my $http = 'http://127.0.0.1:' . $t->port('gw');
-my %servers = (grpcio => '/pyshapes', 'grpc-go' => '/goshapes',
-               libmicro => '/lmshapes');
+my %servers = map { $_ => $servers->{$_}{path} } keys %$servers;
 
 # (replies, close code, close reason) of one client run
 sub ws_run {

@@ -270,6 +270,49 @@ sub python_node {
     return ($pid, "127.0.0.1:$port");
 }
 
+# Registers nodes at PORTS on loopback as service NAME, speaking gRPC only
+# (protocol=grpc, as go-micro's gRPC servers register); dies if it fails.
+sub register_grpc {
+    my ($self, $name, @ports) = @_;
+    my ($rc, undef, $err) = $self->micro('register', 'service', JSON::PP
+        ->new->encode({ name => $name, version => '1',
+                        nodes => [map { { id => "$name-$_",
+                                          address => "127.0.0.1:$_",
+                                          metadata => { protocol => 'grpc' } }
+                                      } @ports] }));
+    die "register $name: $err" if $rc;
+}
+
+# The gRPC tests' micro.shapes.Shapes servers, each its own kind: grpcio
+# (t/peers/grpc_shapes.py), grpc-go (t/peers/grpcgo) and libmicro
+# (test/grpcsrv), up and registered as go.micro.api.pyshapes, goshapes
+# and lmshapes. Returns { grpcio|grpc-go|libmicro => { pid, port, path } }
+# (path: the gateway's path prefix to it under micro_api).
+sub shapes_servers {
+    my ($self, @grpcsrv_args) = @_;
+    my %s;
+    my $py = free_port();
+    $s{grpcio} = { port => $py, path => '/pyshapes',
+                   pid => $self->spawn('grpcio', '/usr/bin/python3',
+                       "$ROOT/t/peers/grpc_shapes.py", "$BUILD/test/py",
+                       $py) };
+    my $go = free_port();
+    $s{'grpc-go'} = { port => $go, path => '/goshapes',
+                      pid => $self->spawn('grpc-go', "$BUILD/test/go/gshapes",
+                          '--address', "127.0.0.1:$go") };
+    my ($pid, $addr) = $self->service('grpcsrv', @grpcsrv_args);
+    my ($lm) = $addr =~ /:(\d+)$/;
+    $s{libmicro} = { port => $lm, path => '/lmshapes', pid => $pid };
+    for my $who ('grpcio', 'grpc-go') {
+        wait_until(sub { port_open($s{$who}{port}) }, "$who up")
+            or die "the $who server did not start";
+    }
+    $self->register_grpc("go.micro.api.$_", $s{{ pyshapes => 'grpcio',
+        goshapes => 'grpc-go', lmshapes => 'libmicro' }->{$_}}{port})
+        for qw(pyshapes goshapes lmshapes);
+    return \%s;
+}
+
 # A node that reads the request on each connection it accepts (head and
 # Content-Length body), appends its name to $file, and closes without a
 # reply: a node that dies with the call in hand. Returns its address.

@@ -46,6 +46,10 @@ int micro_grpc_code_from_status(int status);
 int micro_grpc_status_from_code(int code);
 const char *micro_grpc_status_name(int status);
 
+/* The status of a reply that is not gRPC's, by its HTTP status (gRPC's
+ * HTTP/2 spec). */
+int micro_grpc_status_from_http(int http);
+
 /* grpc-timeout "100m" to milliseconds (-1: not one); and back. */
 int64_t micro_grpc_timeout_parse(const char *s, size_t len);
 void micro_grpc_timeout_format(int64_t ms, char *buf, size_t size);

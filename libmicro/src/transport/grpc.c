@@ -36,6 +36,20 @@ micro_grpc_status_name(int status)
 }
 
 
+int
+micro_grpc_status_from_http(int http)
+{
+    switch (http) {
+    case 400: return MICRO_GRPC_INTERNAL;
+    case 401: return MICRO_GRPC_UNAUTHENTICATED;
+    case 403: return MICRO_GRPC_PERMISSION_DENIED;
+    case 404: return MICRO_GRPC_UNIMPLEMENTED;
+    case 429: case 502: case 503: case 504: return MICRO_GRPC_UNAVAILABLE;
+    }
+    return MICRO_GRPC_UNKNOWN;
+}
+
+
 /* As go-micro's grpc server maps its errors, and a few codes more. */
 int
 micro_grpc_status_from_code(int code)

@@ -89,21 +89,6 @@ micro_h2c_call_free(micro_h2c_call_t *call)
 }
 
 
-/* HTTP status of a reply that is not gRPC's, as gRPC's spec maps it. */
-static int
-micro_h2c_http_status(int http)
-{
-    switch (http) {
-    case 400: return MICRO_GRPC_INTERNAL;
-    case 401: return MICRO_GRPC_UNAUTHENTICATED;
-    case 403: return MICRO_GRPC_PERMISSION_DENIED;
-    case 404: return MICRO_GRPC_UNIMPLEMENTED;
-    case 429: case 502: case 503: case 504: return MICRO_GRPC_UNAVAILABLE;
-    }
-    return MICRO_GRPC_UNKNOWN;
-}
-
-
 /*
  * The stream is over: its result from grpc-status (the peer's go-micro
  * error when it sent one), or from how it was reset. sent: whether the
@@ -118,7 +103,7 @@ micro_h2c_call_end(micro_h2c_call_t *call, uint32_t reset, const char *why)
 
     memset(&err, 0, sizeof(err));
     if (status < 0 && call->http_status && call->http_status != 200) {
-        status = micro_h2c_http_status(call->http_status);
+        status = micro_grpc_status_from_http(call->http_status);
         micro_buf_append(&call->message, "HTTP status ", 12);
     }
     if (status > 0) {
